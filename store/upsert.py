@@ -1,0 +1,51 @@
+"""Idempotent writes: the same rows written twice leave the store exactly as written once.
+
+Re-ingesting a page (after a crash, a retry or an overlapping delta window) must never duplicate an
+event, so every write of Graph-derived rows goes through here, keyed by the table's primary key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+# SQLite allows 32,766 bound parameters per statement; stay well under it on both backends.
+MAX_PARAMS = 30_000
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    update: Sequence[str] | None = None,
+) -> int:
+    """Insert rows; on a primary-key conflict update ``update`` columns (default: none, keep the first).
+
+    Returns the number of rows sent. Runs in the caller's transaction, so a cursor saved in the same
+    transaction commits together with the rows of its page.
+    """
+    rows = list(rows)
+    if not rows:
+        return 0
+    keys = [c.name for c in table.primary_key.columns]
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        insert = postgresql.insert
+    elif dialect == "sqlite":
+        insert = sqlite.insert
+    else:  # pragma: no cover - the config validator only admits the two
+        raise ValueError(f"unsupported database backend {dialect!r}")
+    per_row = max(1, len(rows[0]))
+    chunk = max(1, MAX_PARAMS // per_row)
+    for start in range(0, len(rows), chunk):
+        stmt = insert(table).values(rows[start : start + chunk])
+        if update:
+            stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: getattr(stmt.excluded, c) for c in update})
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        conn.execute(stmt)
+    return len(rows)
