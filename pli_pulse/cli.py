@@ -91,22 +91,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_checks(console: Console, checks) -> bool:
+    """One actionable line per check: status, what was found, and what to do about it."""
     from pli_pulse.doctor import Status
 
     marks = {
-        Status.OK: "[green]ok[/]",
+        Status.OK: "[green] ok [/]",
         Status.WARN: "[yellow]warn[/]",
         Status.FAIL: "[red]FAIL[/]",
         Status.SKIP: "[dim]skip[/]",
     }
-    table = Table(show_header=True, header_style="bold")
-    table.add_column("check")
-    table.add_column("status")
-    table.add_column("detail")
-    table.add_column("what to do")
     for c in checks:
-        table.add_row(c.name, marks[c.status], c.detail, c.fix)
-    console.print(table)
+        line = f"{marks[c.status]}  [bold]{c.name}[/]: {c.detail}"
+        if c.fix:
+            line += f"  [cyan]-> {c.fix}[/]"
+        console.print(line, highlight=False, soft_wrap=True)
     return all(c.status != Status.FAIL for c in checks)
 
 

@@ -31,7 +31,14 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "calendar": ("timezone", "term_start", "term_end", "holidays", "school_weekdays", "file"),
     "privacy": ("min_n", "pseudonym_key", "pseudonym_key_file", "retention_days"),
     "digest": ("schedule",),
-    "bot": ("app_id", "app_password", "app_type", "app_tenant_id", "public_base_url"),
+    "bot": (
+        "app_id",
+        "app_password",
+        "app_type",
+        "app_tenant_id",
+        "public_base_url",
+        "dangerously_allow_unauthenticated_requests",
+    ),
     "roster": ("file",),
     "logging": ("format", "level"),
 }
@@ -233,9 +240,8 @@ def flatten_toml(data: dict[str, Any], source: str) -> dict[str, Any]:
     for top, value in data.items():
         if isinstance(value, dict):
             allowed = SECTIONS.get(top)
-            extra = {"bot": ("dangerously_allow_unauthenticated_requests",)}.get(top, ())
             for key, v in value.items():
-                if allowed is None or (key not in allowed and key not in extra):
+                if allowed is None or key not in allowed:
                     problems.append(
                         f"[{top}] {key} in {source}: is not a PLI Pulse setting (see pli-pulse.example.toml)"
                     )

@@ -109,5 +109,5 @@ def configure_logging(level: str = "INFO", fmt: str = "text", secrets: list[str]
     handler._pli_pulse = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("azure", "httpx", "httpcore", "msal", "urllib3", "hpack"):
+    for noisy in ("azure", "httpx", "httpcore", "msal", "urllib3", "hpack", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

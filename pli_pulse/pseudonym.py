@@ -66,16 +66,24 @@ def key_from_text(text: str) -> bytes:
 def load_or_create_key_file(path: Path) -> bytes:
     """Read the deployment key, creating it once with mode 0600 if it does not exist yet.
 
-    O_EXCL makes creation race-free: two processes starting together end up with the same key.
+    The key is written completely to a private temporary file first and then hard-linked into place:
+    ``link`` fails if the name exists, so two processes starting together end up with the same key and
+    neither can ever read a half-written file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        data = path.read_text(encoding="ascii").strip()
-        return bytes.fromhex(data)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(secrets.token_hex(KEY_BYTES) + "\n")
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(KEY_BYTES) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won the race; use its key
+        finally:
+            tmp.unlink()
     return bytes.fromhex(path.read_text(encoding="ascii").strip())
 
 

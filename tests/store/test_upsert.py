@@ -1,0 +1,78 @@
+"""Event writes are idempotent: re-ingesting a page never duplicates or changes what was stored."""
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from store import schema as s
+from store.upsert import upsert
+from tests.store.helpers import T0, event, seed_class
+
+
+def count(conn, table):
+    return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_writing_the_same_page_twice_stores_each_event_once(store_engine):
+    page = [event(f"teams:msg:{i}", f"student-{i % 7}") for i in range(120)]
+    with store_engine.begin() as conn:
+        upsert(conn, s.activity_events, page)
+    with store_engine.begin() as conn:
+        upsert(conn, s.activity_events, page)
+        upsert(conn, s.activity_events, page[:30])
+        assert count(conn, s.activity_events) == 120
+
+
+def test_overlapping_pages_add_only_the_new_events(store_engine):
+    first = [event(f"teams:msg:{i}", "a") for i in range(0, 60)]
+    second = [event(f"teams:msg:{i}", "a") for i in range(40, 100)]
+    with store_engine.begin() as conn:
+        upsert(conn, s.activity_events, first)
+        upsert(conn, s.activity_events, second)
+        assert count(conn, s.activity_events) == 100
+
+
+def test_an_event_seen_again_keeps_its_first_version(store_engine):
+    with store_engine.begin() as conn:
+        upsert(conn, s.activity_events, [event("teams:msg:1", "a", at=T0)])
+        upsert(conn, s.activity_events, [event("teams:msg:1", "b", at=T0 + timedelta(hours=1))])
+        row = conn.execute(select(s.activity_events)).one()
+    assert (row.actor_key, row.occurred_at.replace(tzinfo=T0.tzinfo)) == ("a", T0)
+
+
+def test_a_submission_upsert_updates_the_return_time_when_feedback_arrives_later(store_engine):
+    sub = {
+        "submission_id": "sub-1",
+        "assignment_id": "asg-1",
+        "class_id": "class-1",
+        "student_key": "k",
+        "submitted_at": T0,
+        "returned_at": None,
+        "status": "submitted",
+    }
+    cols = ["returned_at", "status"]
+    with store_engine.begin() as conn:
+        upsert(conn, s.submissions, [sub], update=cols)
+        upsert(
+            conn, s.submissions, [{**sub, "returned_at": T0 + timedelta(hours=30), "status": "returned"}], update=cols
+        )
+        row = conn.execute(select(s.submissions)).one()
+        assert count(conn, s.submissions) == 1
+    assert row.status == "returned"
+    assert row.returned_at.replace(tzinfo=T0.tzinfo) == T0 + timedelta(hours=30)
+
+
+def test_large_batches_are_split_under_the_parameter_limit(store_engine):
+    rows = [event(f"teams:msg:{i}", "a") for i in range(9000)]  # 90,000 parameters in one call
+    with store_engine.begin() as conn:
+        assert upsert(conn, s.activity_events, rows) == 9000
+        assert count(conn, s.activity_events) == 9000
+
+
+def test_the_store_refuses_a_student_row_that_carries_a_name(store_engine):
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError), store_engine.begin() as conn:
+        seed_class(conn)
+        conn.execute(s.people.insert().values(person_key="hash", role="student", display_name="Ana Lopez"))
