@@ -90,7 +90,7 @@ def _message(page: MessagePage, msg: dict, scope: Scope, person_key: PersonKey, 
                 target_key=target,
                 object_id=thread,
                 **where,
-            )  # fmt: skip
+            )
         )
     else:
         page.events.append(
@@ -114,7 +114,7 @@ def _message(page: MessagePage, msg: dict, scope: Scope, person_key: PersonKey, 
                 target_key=person_key(mentioned),
                 object_id=thread,
                 **where,
-            )  # fmt: skip
+            )
         )
     for reaction in msg.get("reactions") or ():
         reactor = _user_id(reaction.get("user"))
@@ -131,7 +131,7 @@ def _message(page: MessagePage, msg: dict, scope: Scope, person_key: PersonKey, 
                 target_key=actor,
                 object_id=thread,
                 **where,
-            )  # fmt: skip
+            )
         )
     if scope.class_id:
         body = msg.get("body") or {}
