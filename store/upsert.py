@@ -28,10 +28,12 @@ def upsert(
     Returns the number of rows sent. Runs in the caller's transaction, so a cursor saved in the same
     transaction commits together with the rows of its page.
     """
-    rows = list(rows)
+    keys = [c.name for c in table.primary_key.columns]
+    # One statement may not touch a row twice (PostgreSQL refuses ON CONFLICT DO UPDATE on a repeat):
+    # keep the last row per key, as a later write of the same key would.
+    rows = list({tuple(r[k] for k in keys): r for r in rows}.values())
     if not rows:
         return 0
-    keys = [c.name for c in table.primary_key.columns]
     dialect = conn.dialect.name
     if dialect == "postgresql":
         insert = postgresql.insert

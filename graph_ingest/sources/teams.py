@@ -48,10 +48,10 @@ def _user_id(identity_set: dict | None) -> str | None:
 
 
 def parse_message_page(
-    raw: bytes, scope: Scope, person_key: PersonKey, *, root_author: str | None = None
+    raw: bytes | dict, scope: Scope, person_key: PersonKey, *, root_author: str | None = None
 ) -> MessagePage:
     """Parse a delta/list page (``root_author`` None) or a replies page (the thread starter's AAD id)."""
-    doc = orjson.loads(raw)
+    doc = orjson.loads(raw) if isinstance(raw, bytes | str) else raw
     page = MessagePage(next_link=doc.get("@odata.nextLink"), delta_link=doc.get("@odata.deltaLink"))
     for msg in doc.get("value", ()):
         author = _message(page, msg, scope, person_key, root_author)

@@ -76,3 +76,18 @@ def test_the_store_refuses_a_student_row_that_carries_a_name(store_engine):
     with pytest.raises(IntegrityError), store_engine.begin() as conn:
         seed_class(conn)
         conn.execute(s.people.insert().values(person_key="hash", role="student", display_name="Ana Lopez"))
+
+
+def test_a_batch_that_repeats_a_key_is_written_once_with_its_last_version(store_engine):
+    sub = {
+        "submission_id": "sub-1",
+        "assignment_id": "asg-1",
+        "class_id": "class-1",
+        "student_key": "k",
+        "submitted_at": T0,
+        "returned_at": None,
+        "status": "submitted",
+    }
+    with store_engine.begin() as conn:
+        upsert(conn, s.submissions, [sub, {**sub, "status": "returned"}], update=["status"])
+        assert conn.execute(select(s.submissions.c.status)).scalar_one() == "returned"

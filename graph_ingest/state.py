@@ -1,0 +1,66 @@
+"""Ingest cursors (delta links) and run records in the store.
+
+A cursor is written in the same transaction as the events of the page it follows, so whatever moment
+the process dies, the store never holds a cursor that is ahead of its events: a rerun re-reads at most
+one page, and the idempotent upserts make that harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from store import schema as s
+from store.upsert import upsert
+
+
+def load_cursor(conn: Connection, source: str, scope_id: str) -> str | None:
+    row = conn.execute(
+        select(s.ingest_cursors.c.cursor).where(
+            s.ingest_cursors.c.source == source, s.ingest_cursors.c.scope_id == scope_id
+        )
+    ).first()
+    return row.cursor if row else None
+
+
+def load_cursors(engine: Engine, source: str) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(s.ingest_cursors.c.scope_id, s.ingest_cursors.c.cursor).where(s.ingest_cursors.c.source == source)
+        )
+        return {r.scope_id: r.cursor for r in rows}
+
+
+def save_cursor(conn: Connection, source: str, scope_id: str, cursor: str) -> None:
+    upsert(
+        conn,
+        s.ingest_cursors,
+        [{"source": source, "scope_id": scope_id, "cursor": cursor, "updated_at": datetime.now(UTC)}],
+        update=["cursor", "updated_at"],
+    )
+
+
+def drop_cursors(engine: Engine, source: str | None = None) -> int:
+    with engine.begin() as conn:
+        stmt = s.ingest_cursors.delete()
+        if source:
+            stmt = stmt.where(s.ingest_cursors.c.source == source)
+        return conn.execute(stmt).rowcount or 0
+
+
+def start_run(engine: Engine, mode: str) -> int:
+    with engine.begin() as conn:
+        result = conn.execute(
+            insert(s.ingest_runs).values(started_at=datetime.now(UTC), status="running", mode=mode, stats={})
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def finish_run(engine: Engine, run_id: int, status: str, stats: dict) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(s.ingest_runs)
+            .where(s.ingest_runs.c.run_id == run_id)
+            .values(finished_at=datetime.now(UTC), status=status, stats=stats)
+        )
