@@ -74,6 +74,4 @@ def parse_ids(doc: dict) -> list[str]:
 
 
 def parse_schools(doc: dict) -> list[SchoolInfo]:
-    return [
-        SchoolInfo(s["id"], s.get("displayName") or s["id"], s.get("externalId")) for s in doc.get("value", ())
-    ]
+    return [SchoolInfo(s["id"], s.get("displayName") or s["id"], s.get("externalId")) for s in doc.get("value", ())]

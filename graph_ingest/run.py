@@ -1,0 +1,591 @@
+"""One ingest run: roster, then Teams, Assignments, Forms and OneNote, into the store.
+
+Every source writes page by page with its cursor in the same transaction, so a run can be killed at
+any point and simply started again. The run record holds, per source, the requests, 429s, retries,
+pages and events, and the duration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.education.classes.item.assignments.assignments_request_builder import (
+    AssignmentsRequestBuilder,
+)
+from msgraph.generated.education.classes.item.assignments.item.submissions.submissions_request_builder import (
+    SubmissionsRequestBuilder,
+)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import Engine, select
+
+from graph_ingest.collect_teams import collect_channel, saved_cursors, scope_key
+from graph_ingest.errors import DelegatedTokenRequired, Fatal, IngestError, Skippable
+from graph_ingest.fetch import GraphFetcher
+from graph_ingest.paging import pages
+from graph_ingest.people import PersonKeys
+from graph_ingest.sources import assignments as asg
+from graph_ingest.sources import forms, onenote, roster
+from graph_ingest.sources.pli_roster import PliRosterRow
+from graph_ingest.sources.teams import Scope
+from graph_ingest.state import finish_run, start_run
+from graph_ingest.writer import write_page
+from store import schema as s
+from store.upsert import upsert
+
+log = logging.getLogger("pli_pulse.ingest")
+
+SOURCES = ("roster", "teams", "assignments", "forms", "onenote")
+
+
+@dataclass
+class IngestOptions:
+    sources: tuple[str, ...] = SOURCES
+    full: bool = False  # ignore saved cursors and read everything again
+    since: datetime | None = None  # lower bound for a first read of channel messages and audit records
+    term_start: date | None = None
+    today: date | None = None  # district date of this run (first-seen date for new members)
+    audit_poll_s: float = 1.0
+
+
+@dataclass
+class SourceOutcome:
+    status: str = "ok"  # ok | skipped | failed
+    message: str = ""
+    scopes: int = 0
+    skipped_scopes: int = 0
+    duration_s: float = 0.0
+
+
+@dataclass
+class IngestSummary:
+    run_id: int
+    mode: str
+    status: str
+    duration_s: float
+    sources: dict[str, dict] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "mode": self.mode,
+            "status": self.status,
+            "duration_s": round(self.duration_s, 3),
+            "sources": self.sources,
+        }
+
+
+class Progressor:
+    """A rich progress bar on a terminal; a structured log line every few steps otherwise."""
+
+    def __init__(self, enabled: bool | None = None):
+        self.tty = sys.stderr.isatty() if enabled is None else enabled
+        self._progress = (
+            Progress(
+                TextColumn("{task.description:<12}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            if self.tty
+            else None
+        )
+
+    def __enter__(self):
+        if self._progress:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self._progress:
+            self._progress.stop()
+
+    def track(self, name: str, total: int) -> Callable[[], None]:
+        if self._progress:
+            task = self._progress.add_task(name, total=total)
+            return lambda: self._progress.advance(task)
+        done = [0]
+        step = max(1, total // 10)
+
+        def advance():
+            done[0] += 1
+            if done[0] % step == 0 or done[0] == total:
+                log.info("ingest progress", extra={"source": name, "done": done[0], "total": total})
+
+        return advance
+
+
+async def gather_bounded(items: Iterable, fn: Callable[[object], Awaitable], limit: int = 32) -> list:
+    """Run ``fn`` over items with at most ``limit`` in flight; exceptions are returned, not raised."""
+    sem = asyncio.Semaphore(limit)
+
+    async def one(item):
+        async with sem:
+            try:
+                return await fn(item)
+            except IngestError as exc:
+                return exc
+
+    return await asyncio.gather(*(one(i) for i in items))
+
+
+@dataclass
+class Roster:
+    """What the later sources need to know about the roster, in memory for one run."""
+
+    class_ids: list[str]
+    teams: dict[str, str]  # class id -> team id (the same id for class teams)
+    enrolled: dict[str, set[str]]  # person key -> class ids
+    community_ids: list[str]
+    student_names: dict[str, dict[str, str]]  # class id -> {aad id: display name}, never stored
+
+
+class Ingest:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        client,
+        fetcher: GraphFetcher,
+        person_keys: PersonKeys,
+        pli_roster: list[PliRosterRow],
+        options: IngestOptions,
+        delegated_fetcher: GraphFetcher | None = None,
+        delegated_client=None,
+        progress: Progressor | None = None,
+    ):
+        self.engine = engine
+        self.client = client
+        self.fetcher = fetcher
+        self.keys = person_keys
+        self.pli = pli_roster
+        self.opt = options
+        self.delegated_fetcher = delegated_fetcher
+        self.delegated_client = delegated_client
+        self.progress = progress or Progressor(False)
+        self.run_id: int | None = None
+        self.outcomes: dict[str, SourceOutcome] = {}
+
+    async def get(self, request, *, source: str, service: str, scope: str | None = None) -> dict:
+        return await self.fetcher.get_json(request, source=source, service=service, scope=scope)
+
+    async def all_values(self, request, *, source: str, service: str, scope: str | None = None) -> list[dict]:
+        values: list[dict] = []
+
+        async def get(r):
+            return await self.get(r, source=source, service=service, scope=scope)
+
+        async for page in pages(get, request):
+            values.extend(page.doc.get("value", ()))
+        return values
+
+    # ---- roster ---------------------------------------------------------------------------------------
+    async def roster(self) -> Roster:
+        src = "roster"
+        cls_values = await self.all_values(
+            self.client.education.classes.to_get_request_information(), source=src, service="education"
+        )
+        classes = roster.parse_classes({"value": cls_values})
+        school_values = await self.all_values(
+            self.client.education.schools.to_get_request_information(), source=src, service="education"
+        )
+        schools = roster.parse_schools({"value": school_values})
+        school_of: dict[str, str] = {}
+
+        async def school_classes(school):
+            ids = await self.all_values(
+                self.client.education.schools.by_education_school_id(
+                    school.school_id
+                ).classes.to_get_request_information(),
+                source=src,
+                service="education",
+            )
+            for c in ids:
+                school_of[c["id"]] = school.school_id
+
+        await gather_bounded(schools, school_classes)
+        pli = {r.class_id: r for r in self.pli}
+        staff = {r.teacher_aad_id for r in self.pli}
+        members: dict[str, list[roster.Member]] = {}
+        names: dict[str, dict[str, str]] = {}
+        advance = self.progress.track("roster", len(classes))
+
+        async def class_members(c: roster.ClassInfo):
+            b = self.client.education.classes.by_education_class_id(c.class_id)
+            teacher_ids = {
+                t["id"]
+                for t in await self.all_values(b.teachers.to_get_request_information(), source=src, service="education")
+            }
+            raw = await self.all_values(b.members.to_get_request_information(), source=src, service="education")
+            parsed = roster.parse_members({"value": raw}, teacher_ids=teacher_ids)
+            members[c.class_id] = parsed
+            names[c.class_id] = {u["id"]: u.get("displayName") or "" for u in raw if u["id"] not in teacher_ids}
+            staff.update(m.aad_id for m in parsed if m.role == "teacher")
+            advance()
+
+        failures = [r for r in await gather_bounded(classes, class_members) if isinstance(r, Exception)]
+        for f in failures:
+            if isinstance(f, Fatal):
+                raise f
+        self.keys.add_staff(staff)
+        today = self.opt.today or datetime.now(UTC).date()
+        with self.engine.begin() as conn:
+            known = {
+                (r.class_id, r.person_key)
+                for r in conn.execute(select(s.memberships.c.class_id, s.memberships.c.person_key))
+            }
+            first_run = not known
+            upsert(
+                conn,
+                s.schools,
+                [
+                    {"school_id": x.school_id, "display_name": x.display_name, "external_id": x.external_id}
+                    for x in schools
+                ],
+                update=["display_name"],
+            )
+            upsert(
+                conn,
+                s.classes,
+                [
+                    {
+                        "class_id": c.class_id,
+                        "school_id": school_of.get(c.class_id),
+                        "display_name": c.display_name,
+                        "subject": c.subject,
+                        "grade": c.grade,
+                        "is_pli": c.class_id in pli,
+                        "cohort": pli[c.class_id].cohort if c.class_id in pli else None,
+                        "partner_school": pli[c.class_id].partner_school if c.class_id in pli else None,
+                        "updated_at": datetime.now(UTC),
+                    }
+                    for c in classes
+                ],
+                update=[
+                    "school_id",
+                    "display_name",
+                    "subject",
+                    "grade",
+                    "is_pli",
+                    "cohort",
+                    "partner_school",
+                    "updated_at",
+                ],
+            )
+            people, rows = {}, []
+            for class_id, ms in members.items():
+                for m in ms:
+                    key = self.keys(m.aad_id)
+                    if m.role == "teacher":
+                        people[key] = {
+                            "person_key": key,
+                            "role": "teacher",
+                            "aad_object_id": m.aad_id,
+                            "display_name": m.display_name,
+                            "upn_key": None,
+                        }
+                    else:
+                        upn_key = self.keys.pseudonymizer.upn(m.upn) if m.upn else None
+                        people.setdefault(
+                            key,
+                            {
+                                "person_key": key,
+                                "role": "student",
+                                "aad_object_id": None,
+                                "display_name": None,
+                                "upn_key": upn_key,
+                            },
+                        )
+                    joined = None if first_run or (class_id, key) in known else today
+                    rows.append(
+                        {"class_id": class_id, "person_key": key, "role": m.role, "joined_on": joined, "left_on": None}
+                    )
+            for r in self.pli:
+                people.setdefault(
+                    r.teacher_aad_id,
+                    {
+                        "person_key": r.teacher_aad_id,
+                        "role": "teacher",
+                        "aad_object_id": r.teacher_aad_id,
+                        "display_name": r.teacher_name,
+                        "upn_key": None,
+                    },
+                )
+            upsert(
+                conn,
+                s.people,
+                [{**p, "created_at": datetime.now(UTC)} for p in people.values()],
+                update=["display_name"],
+            )
+            upsert(conn, s.memberships, [r for r in rows if (r["class_id"], r["person_key"]) not in known])
+            current = {(r["class_id"], r["person_key"]) for r in rows}
+            for class_id, key in known - current:  # left the class since the last run
+                conn.execute(
+                    s.memberships.update()
+                    .where(
+                        s.memberships.c.class_id == class_id,
+                        s.memberships.c.person_key == key,
+                        s.memberships.c.left_on.is_(None),
+                    )
+                    .values(left_on=today)
+                )
+            communities = {r.community_id: r.community_name for r in self.pli}
+            upsert(
+                conn,
+                s.communities,
+                [{"community_id": cid, "display_name": name, "team_id": cid} for cid, name in communities.items()],
+                update=["display_name"],
+            )
+            upsert(
+                conn,
+                s.community_classes,
+                [{"community_id": r.community_id, "class_id": r.class_id} for r in self.pli if r.class_id in members],
+            )
+            upsert(
+                conn,
+                s.community_members,
+                [{"community_id": r.community_id, "person_key": r.teacher_aad_id, "role": "teacher"} for r in self.pli],
+            )
+        enrolled: dict[str, set[str]] = {}
+        for class_id, ms in members.items():
+            for m in ms:
+                enrolled.setdefault(self.keys(m.aad_id), set()).add(class_id)
+        self.outcomes[src].scopes = len(classes)
+        self.outcomes[src].skipped_scopes = len(failures)
+        return Roster(
+            class_ids=[c.class_id for c in classes],
+            teams={c.class_id: c.class_id for c in classes},
+            enrolled=enrolled,
+            community_ids=sorted({r.community_id for r in self.pli}),
+            student_names=names,
+        )
+
+    # ---- teams ----------------------------------------------------------------------------------------
+    async def teams(self, ros: Roster) -> None:
+        src = "teams"
+        cursors = {} if self.opt.full else saved_cursors(self.engine)
+        team_scopes: list[tuple[str, str | None, str | None]] = [(t, c, None) for c, t in ros.teams.items()]
+        team_scopes += [(cid, None, cid) for cid in ros.community_ids]
+
+        async def channels(item):
+            team_id, class_id, community_id = item
+            values = await self.all_values(
+                self.client.teams.by_team_id(team_id).channels.to_get_request_information(),
+                source=src,
+                service="teams",
+                scope=team_id,
+            )
+            return [Scope(team_id, ch["id"], class_id=class_id, community_id=community_id) for ch in values]
+
+        found = await gather_bounded(team_scopes, channels)
+        scopes = [sc for r in found if not isinstance(r, Exception) for sc in r]
+        skipped = [r for r in found if isinstance(r, Exception)]
+        advance = self.progress.track("teams", len(scopes))
+        stats = self.fetcher.stats_for(src)
+
+        async def one(scope: Scope):
+            result = await collect_channel(
+                engine=self.engine,
+                fetcher=self.fetcher,
+                client=self.client,
+                scope=scope,
+                person_key=self.keys,
+                run_id=self.run_id,
+                cursor=cursors.get(scope_key(scope)),
+                since=self.opt.since,
+            )
+            stats.events += result.events
+            advance()
+            return result
+
+        results = await gather_bounded(scopes, one)
+        errors = [r for r in results if isinstance(r, Exception)] + skipped
+        self._scope_errors(src, len(scopes), errors)
+
+    # ---- assignments ----------------------------------------------------------------------------------
+    async def assignments(self, ros: Roster) -> None:
+        src = "assignments"
+        stats = self.fetcher.stats_for(src)
+        advance = self.progress.track("assignments", len(ros.class_ids))
+
+        async def one(class_id: str):
+            b = self.client.education.classes.by_education_class_id(class_id).assignments
+            q = AssignmentsRequestBuilder.AssignmentsRequestBuilderGetQueryParameters(expand=["resources"])
+            values = await self.all_values(
+                b.to_get_request_information(RequestConfiguration(query_parameters=q)),
+                source=src,
+                service="assignments",
+            )
+            page = asg.parse_assignments({"value": values}, class_id)
+            write_page(self.engine, run_id=self.run_id, assignments=page.assignments, form_links=page.form_links)
+            for a in page.assignments:
+                sq = SubmissionsRequestBuilder.SubmissionsRequestBuilderGetQueryParameters(expand=["outcomes"])
+                req = b.by_education_assignment_id(a.assignment_id).submissions.to_get_request_information(
+                    RequestConfiguration(query_parameters=sq)
+                )
+                subs = await self.all_values(req, source=src, service="assignments")
+                parsed = asg.parse_submissions(
+                    {"value": subs}, class_id=class_id, assignment_id=a.assignment_id, person_key=self.keys
+                )
+                stats.events += write_page(
+                    self.engine, run_id=self.run_id, events=parsed.events, submissions=parsed.submissions
+                )
+            advance()
+
+        results = await gather_bounded(ros.class_ids, one, limit=16)
+        self._scope_errors(src, len(ros.class_ids), [r for r in results if isinstance(r, Exception)])
+
+    # ---- forms ----------------------------------------------------------------------------------------
+    async def forms(self, ros: Roster) -> None:
+        src = "forms"
+        stats = self.fetcher.stats_for(src)
+        now = datetime.now(UTC)
+        start = self.opt.since or datetime.combine(
+            self.opt.term_start or (now.date() - timedelta(days=90)), datetime.min.time(), UTC
+        )
+        body = {
+            "displayName": f"PLI Pulse Forms responses {start:%Y-%m-%d}",
+            "filterStartDateTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "filterEndDateTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "recordTypeFilters": ["microsoftForms"],
+            "operationFilters": ["SubmitResponse", "CreateResponse"],
+        }
+        query = await self.post_json(f"{self.client.request_adapter.base_url}/security/auditLog/queries", body, src)
+        query_url = f"{self.client.request_adapter.base_url}/security/auditLog/queries/{query['id']}"
+        for _ in range(600):
+            status = (await self.get(query_url, source=src, service="audit")).get("status")
+            if status == "succeeded":
+                break
+            if status in {"failed", "cancelled"}:
+                raise Fatal(f"audit query {status}", "The Forms audit-log query did not finish; run the ingest again.")
+            await asyncio.sleep(self.opt.audit_poll_s)
+        values = await self.all_values(f"{query_url}/records", source=src, service="audit")
+        responses = forms.parse_audit_records({"value": values})
+        with self.engine.connect() as conn:
+            form_classes: dict[str, set[str]] = {}
+            for row in conn.execute(select(s.form_classes.c.form_id, s.form_classes.c.class_id)):
+                form_classes.setdefault(row.form_id, set()).add(row.class_id)
+        events, unplaced = forms.response_events(responses, form_classes, ros.enrolled, self.keys)
+        stats.events += write_page(self.engine, run_id=self.run_id, events=events)
+        self.outcomes[src].scopes = len(responses)
+        if unplaced:
+            self.outcomes[src].message = f"{unplaced} responses to forms not linked to the responder's classes"
+
+    async def post_json(self, url: str, body: dict, source: str) -> dict:
+        import orjson
+        from kiota_abstractions.method import Method
+        from kiota_abstractions.request_information import RequestInformation
+
+        info = RequestInformation()
+        info.http_method = Method.POST
+        info.url = url
+        info.headers.try_add("Content-Type", "application/json")
+        info.content = orjson.dumps(body)
+        return await self.get(info, source=source, service="audit")
+
+    # ---- onenote --------------------------------------------------------------------------------------
+    async def onenote(self, ros: Roster) -> None:
+        src = "onenote"
+        fetcher = self.delegated_fetcher or self.fetcher
+        client = self.delegated_client or self.client
+        stats = fetcher.stats_for(src)
+        advance = self.progress.track("onenote", len(ros.class_ids))
+
+        async def one(class_id: str):
+            on = client.groups.by_group_id(class_id).onenote
+
+            async def values(req):
+                out = []
+
+                async def get(r):
+                    return await fetcher.get_json(r, source=src, service="onenote", scope=class_id)
+
+                async for page in pages(get, req):
+                    out.extend(page.doc.get("value", ()))
+                return {"value": out}
+
+            groups = await values(on.section_groups.to_get_request_information())
+            names = onenote.names_index(ros.student_names.get(class_id, {}))
+            owners, collab = onenote.student_groups(groups, names)
+            sections = onenote.parse_sections(await values(on.sections.to_get_request_information()))
+            page_doc = await values(on.pages.to_get_request_information())
+            edits = onenote.page_edits(
+                page_doc,
+                class_id=class_id,
+                sections=sections,
+                owners=owners,
+                collab_groups=collab,
+                person_key=self.keys,
+            )
+            stats.events += write_page(self.engine, run_id=self.run_id, events=edits.events)
+            advance()
+            return edits.unattributed
+
+        results = await gather_bounded(ros.class_ids, one, limit=5)  # OneNote allows 5 concurrent per user
+        for r in results:
+            if isinstance(r, DelegatedTokenRequired):
+                raise r
+        self._scope_errors(src, len(ros.class_ids), [r for r in results if isinstance(r, Exception)])
+
+    # ---- bookkeeping ----------------------------------------------------------------------------------
+    def _scope_errors(self, source: str, total: int, errors: list[Exception]) -> None:
+        out = self.outcomes[source]
+        out.scopes = total
+        out.skipped_scopes = len(errors)
+        fatal = [e for e in errors if isinstance(e, Fatal)]
+        if fatal:
+            raise fatal[0]
+        if errors:
+            out.message = f"{len(errors)} of {total} skipped: {errors[0]}"
+            for e in errors[:5]:
+                log.warning("scope skipped", extra={"source": source, "reason": str(e)})
+
+    async def run(self) -> IngestSummary:
+        mode = "full" if self.opt.full else "incremental"
+        self.run_id = start_run(self.engine, mode)
+        started = time.perf_counter()
+        status = "succeeded"
+        with self.progress:
+            ros = None
+            for source in SOURCES:
+                if source not in self.opt.sources and source != "roster":
+                    continue
+                outcome = self.outcomes[source] = SourceOutcome()
+                t0 = time.perf_counter()
+                try:
+                    if source == "roster":
+                        ros = await self.roster()
+                    else:
+                        await getattr(self, source)(ros)
+                except DelegatedTokenRequired as exc:
+                    outcome.status, outcome.message = "skipped", exc.user_message
+                    log.warning("onenote skipped", extra={"reason": exc.user_message})
+                except (Fatal, Skippable) as exc:
+                    outcome.status = "failed"
+                    outcome.message = getattr(exc, "user_message", str(exc))
+                    status = "failed"
+                    log.error("source failed", extra={"source": source, "reason": outcome.message})
+                    if source == "roster":
+                        break
+                outcome.duration_s = time.perf_counter() - t0
+        summary = IngestSummary(self.run_id, mode, status, time.perf_counter() - started)
+        for name, outcome in self.outcomes.items():
+            summary.sources[name] = {
+                "status": outcome.status,
+                "message": outcome.message,
+                "scopes": outcome.scopes,
+                "skipped_scopes": outcome.skipped_scopes,
+                "duration_s": round(outcome.duration_s, 3),
+                **self.fetcher.stats_for(name).as_dict(),
+            }
+            if name == "onenote" and self.delegated_fetcher is not None:
+                summary.sources[name].update(self.delegated_fetcher.stats_for(name).as_dict())
+        finish_run(self.engine, self.run_id, status, summary.as_dict())
+        return summary
