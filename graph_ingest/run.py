@@ -472,7 +472,19 @@ class Ingest:
             form_classes: dict[str, set[str]] = {}
             for row in conn.execute(select(s.form_classes.c.form_id, s.form_classes.c.class_id)):
                 form_classes.setdefault(row.form_id, set()).add(row.class_id)
-        events, unplaced = forms.response_events(responses, form_classes, ros.enrolled, self.keys)
+            by_upn = {
+                row.upn_key: row.person_key
+                for row in conn.execute(
+                    select(s.people.c.upn_key, s.people.c.person_key).where(s.people.c.upn_key.is_not(None))
+                )
+            }
+        events, unplaced = forms.response_events(
+            responses,
+            form_classes,
+            ros.enrolled,
+            self.keys,
+            key_by_upn=lambda upn: by_upn.get(self.keys.pseudonymizer.upn(upn)) if upn else None,
+        )
         stats.events += write_page(self.engine, run_id=self.run_id, events=events)
         self.outcomes[src].scopes = len(responses)
         if unplaced:

@@ -8,7 +8,8 @@ form belongs to a class when the class's assignments link it or its channels pos
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,11 +18,15 @@ from graph_ingest.records import EventRecord, PersonKey, parse_time
 RESPONSE_OPERATIONS = {"submitresponse", "createresponse"}
 
 
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
 @dataclass(frozen=True, slots=True)
 class FormResponse:
     record_id: str
     form_id: str
-    responder: str  # AAD object id (or UPN when the record carries no object id)
+    responder_id: str | None  # AAD object id, when the record names one (auditData.ResponderId)
+    upn: str | None  # the record's userId / userPrincipalName
     responded_at: datetime
 
 
@@ -39,13 +44,15 @@ def parse_audit_records(doc: dict) -> list[FormResponse]:
             continue
         audit = rec.get("auditData") or {}
         form_id = _form_id(audit)
-        responder = rec.get("userId") or audit.get("ResponderId") or rec.get("userPrincipalName")
+        upn = rec.get("userPrincipalName") or rec.get("userId") or audit.get("UserId")
+        rid = audit.get("ResponderId") or rec.get("userId")
+        responder_id = str(rid) if rid and _GUID.match(str(rid)) else None
         when = parse_time(rec.get("createdDateTime"))
-        if not form_id or not responder or when is None:
+        if upn and str(upn).startswith("urn:forms:"):
             continue  # anonymous or external responders cannot be tied to a student
-        if str(responder).startswith("urn:forms:"):
+        if not form_id or when is None or not (responder_id or (upn and "@" in str(upn))):
             continue
-        out.append(FormResponse(rec["id"], form_id, str(responder), when))
+        out.append(FormResponse(rec["id"], form_id, responder_id, str(upn) if upn else None, when))
     return out
 
 
@@ -54,16 +61,19 @@ def response_events(
     form_classes: Mapping[str, set[str]],
     enrolled: Mapping[str, set[str]],
     person_key: PersonKey,
+    key_by_upn: Callable[[str], str | None] = lambda _upn: None,
 ) -> tuple[list[EventRecord], int]:
     """Events for responses whose form is linked to a class the responder is enrolled in.
 
-    ``enrolled`` maps a person key to their class ids. Returns the events and how many responses
-    could not be placed in any class (reported in the run record, never guessed).
+    The responder is the record's object id when it has one, else its UPN looked up through the roster
+    (``key_by_upn``, which compares keyed hashes of UPNs). ``enrolled`` maps a person key to their class
+    ids. Returns the events and how many responses could not be placed in any class (reported in the
+    run record, never guessed).
     """
     events, unplaced = [], 0
     for r in responses:
-        key = person_key(r.responder)
-        classes = form_classes.get(r.form_id, set()) & enrolled.get(key, set())
+        key = person_key(r.responder_id) if r.responder_id else key_by_upn(r.upn or "")
+        classes = form_classes.get(r.form_id, set()) & enrolled.get(key, set()) if key else set()
         if not classes:
             unplaced += 1
             continue
