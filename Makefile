@@ -12,10 +12,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP)
+# The official Adaptive Cards renderer (npm) is installed at build time, never committed.
+RENDER := cards/render/node_modules/.installed
+$(RENDER): cards/render/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  cd cards/render && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: card PNG rendering will be skipped (install Node.js to enable it)"; fi
+
+demo: $(STAMP) $(RENDER)
 	$(BIN)/pli-pulse demo --out demo-out
 
-test: $(STAMP)
+test: $(STAMP) $(RENDER)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -52,6 +52,9 @@ class IngestOptions:
     term_start: date | None = None
     today: date | None = None  # district date of this run (first-seen date for new members)
     audit_poll_s: float = 1.0
+    #: The end of the window this run collects (audit-log queries need an explicit end). Real runs use the
+    #: wall clock; the simulated tenant's demo and tests pass its simulated "now".
+    now: datetime | None = None
 
 
 @dataclass
@@ -446,7 +449,7 @@ class Ingest:
     async def forms(self, ros: Roster) -> None:
         src = "forms"
         stats = self.fetcher.stats_for(src)
-        now = datetime.now(UTC)
+        now = self.opt.now or datetime.now(UTC)
         start = self.opt.since or datetime.combine(
             self.opt.term_start or (now.date() - timedelta(days=90)), datetime.min.time(), UTC
         )

@@ -67,6 +67,7 @@ class SchoolClass:
     channels: tuple[Channel, ...]  # channels[0] is General
     class_code: str = ""
     mail_nickname: str = ""
+    period: int = 1  # the daily period (1-6) the class meets in; class activity clusters in its time window
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,15 +42,25 @@ class NotebookEdits:
     unattributed: int = 0
 
 
-def student_groups(section_groups: dict, names_to_ids: dict[str, str]) -> tuple[dict[str, str], set[str]]:
-    """Map student section-group ids to student AAD ids, and find the Collaboration Space group ids."""
+def student_groups(section_groups: dict, names_to_ids: dict[str, set[str]]) -> tuple[dict[str, str], set[str]]:
+    """Map student section-group ids to student AAD ids, and find the Collaboration Space group ids.
+
+    Two students in a class can share a name; then the group's last editor decides, if it is one of
+    them, and otherwise the group stays unattributed rather than guessed.
+    """
     owners, collab = {}, set()
     for g in section_groups.get("value", ()):
         name = g.get("displayName") or ""
         if is_collaboration_space(name):
             collab.add(g["id"])
-        elif _norm(name) in names_to_ids:
-            owners[g["id"]] = names_to_ids[_norm(name)]
+            continue
+        candidates = names_to_ids.get(_norm(name), set())
+        if len(candidates) == 1:
+            owners[g["id"]] = next(iter(candidates))
+            continue
+        editor = ((g.get("lastModifiedBy") or {}).get("user") or {}).get("id")
+        if editor in candidates:
+            owners[g["id"]] = editor
     return owners, collab
 
 
@@ -102,6 +112,10 @@ def page_edits(
     return result
 
 
-def names_index(names_by_id: dict[str, str]) -> dict[str, str]:
-    """Normalised display name -> AAD id, for matching section groups; held in memory for one class only."""
-    return {_norm(name): aad for aad, name in names_by_id.items() if name}
+def names_index(names_by_id: dict[str, str]) -> dict[str, set[str]]:
+    """Normalised display name -> AAD ids, for matching section groups; held in memory for one class only."""
+    index: dict[str, set[str]] = {}
+    for aad, name in names_by_id.items():
+        if name:
+            index.setdefault(_norm(name), set()).add(aad)
+    return index

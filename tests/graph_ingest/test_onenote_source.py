@@ -33,6 +33,17 @@ def test_a_students_own_section_group_is_matched_by_name_in_memory():
     assert collab == {"g-collab"}
 
 
+def test_two_students_with_the_same_name_are_told_apart_by_the_groups_last_editor_or_not_at_all():
+    groups = {
+        "value": [
+            {"id": "g1", "displayName": "Sam Lee", "lastModifiedBy": {"user": {"id": "sam-2"}}},
+            {"id": "g2", "displayName": "Sam Lee", "lastModifiedBy": {"user": {"id": "teacher"}}},
+        ]
+    }
+    owners, _ = student_groups(groups, names_index({"sam-1": "Sam Lee", "sam-2": "Sam Lee"}))
+    assert owners == {"g1": "sam-2"}
+
+
 def test_pages_are_attributed_to_the_group_owner_or_the_collaboration_spaces_last_editor():
     sections = parse_sections(
         {
