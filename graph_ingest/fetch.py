@@ -192,8 +192,10 @@ class GraphFetcher:
             reraise=True,
         ):
             with attempt:
-                await self.pacer.acquire(service, scope)
                 async with self._slots:
+                    # Pace only once a connection slot is ours, so the request leaves right when the
+                    # budget allows it: pacing first and queueing after would let requests bunch up.
+                    await self.pacer.acquire(service, scope)
                     stats.requests += 1
                     try:
                         resp: httpx.Response = await self.adapter.send_primitive_async(info, "bytes", {})

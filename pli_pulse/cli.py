@@ -17,10 +17,7 @@ log = logging.getLogger("pli_pulse.cli")
 #: Verbs that later stages of the product fill in, with what each will do. Listed so that --help
 #: shows the whole shape of the tool, and each says plainly that it is not available yet.
 PLANNED = {
-    "simulate": "Run the simulated district tenant (Graph + Bot Connector on loopback) or write its ground truth.",
-    "ingest": "Collect roster, Teams, Assignments, Forms and OneNote activity from Microsoft Graph.",
     "measures": "Compute and show formative-assessment and collaboration measures.",
-    "cards": "Write the Adaptive Cards (JSON and PNG) for the demo data.",
     "serve": "Run the bot and tab web server.",
     "digest": "Post the weekly digest card to every community channel.",
     "exemplars": "List, add and share exemplar lessons.",
@@ -65,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", choices=["small", "district"], default="small", help="simulated district size")
     demo.set_defaults(func=cmd_demo)
 
+    from graph_ingest.cli import add_parser as add_ingest
+    from simulator.cli import add_parser as add_simulate
+
+    add_simulate(sub)
+    add_ingest(sub)
+    cards = sub.add_parser("cards", help="write every Adaptive Card kind as JSON and PNG (light and dark)")
+    cards.add_argument("--out", type=Path, required=True, help="output folder")
+    cards.add_argument("--no-render", action="store_true", help="write the JSON only (no Chromium needed)")
+    cards.set_defaults(func=cmd_cards)
+
     for verb, text in PLANNED.items():
         sp = sub.add_parser(verb, help=text + " (not available yet)", description=text)
         sp.set_defaults(func=cmd_planned, verb=verb)
@@ -78,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     console = Console()
+    if not console.is_terminal:  # logs and CI: wide enough that tables do not wrap every cell
+        console = Console(width=140)
     try:
         loaded = load_config(args.config)
     except ConfigError as exc:
@@ -174,6 +183,18 @@ def cmd_demo(args, loaded: LoadedConfig, console: Console) -> int:
     from pli_pulse.demo import run_demo
 
     return run_demo(args.out, seed=args.seed, scale=args.scale, base=loaded, console=console)
+
+
+def cmd_cards(args, loaded: LoadedConfig, console: Console) -> int:
+    from cards.render import RenderError, write_demo_cards
+
+    try:
+        paths = write_demo_cards(args.out, render=not args.no_render)
+    except RenderError as exc:
+        Console(stderr=True).print(f"The card JSON was written to {args.out}, but the PNGs were not: {exc}")
+        return EXIT_FAIL
+    console.print(f"Wrote {len(paths)} files to {args.out}")
+    return EXIT_OK
 
 
 def cmd_planned(args, loaded: LoadedConfig, console: Console) -> int:

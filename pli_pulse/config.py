@@ -26,7 +26,7 @@ DEFAULT_CONFIG_FILE = Path("pli-pulse.toml")
 #: TOML sections and the settings each one holds (the setting's name is ``section_key``).
 SECTIONS: dict[str, tuple[str, ...]] = {
     "tenant": ("id",),
-    "graph": ("base_url", "credentials", "client_id", "client_secret", "certificate_path", "authority"),
+    "graph": ("base_url", "credentials", "client_id", "client_secret", "certificate_path", "authority", "ca_bundle"),
     "database": ("url",),
     "calendar": ("timezone", "term_start", "term_end", "holidays", "school_weekdays", "file"),
     "privacy": ("min_n", "pseudonym_key", "pseudonym_key_file", "retention_days"),
@@ -51,6 +51,7 @@ HINTS: dict[str, str] = {
     "graph_client_id": "Use the Application (client) ID GUID of the app registration.",
     "graph_client_secret": "Create a client secret under Certificates & secrets and set PLI_GRAPH_CLIENT_SECRET.",
     "graph_certificate_path": "Point to a PEM file holding the certificate and its private key.",
+    "graph_ca_bundle": "Point to a PEM file of extra CA certificates (a TLS-inspecting proxy's, or the simulator's).",
     "database_url": "Use sqlite:///path/to/file.sqlite3 or postgresql+psycopg://user:pass@host/db.",
     "calendar_timezone": "Use an IANA time zone name such as America/Los_Angeles.",
     "calendar_term_start": "Use an ISO date such as 2026-08-17.",
@@ -96,6 +97,7 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr | None = None
     graph_certificate_path: Path | None = None
     graph_authority: str = "https://login.microsoftonline.com"
+    graph_ca_bundle: Path | None = None
 
     database_url: str = "sqlite:///var/pli-pulse.sqlite3"
 

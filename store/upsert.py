@@ -25,8 +25,9 @@ def upsert(
 ) -> int:
     """Insert rows; on a primary-key conflict update ``update`` columns (default: none, keep the first).
 
-    Returns the number of rows sent. Runs in the caller's transaction, so a cursor saved in the same
-    transaction commits together with the rows of its page.
+    Returns the number of rows the database inserted or updated (a repeat that changed nothing counts 0
+    with the default ``update=None``), so callers can report *new* events. Runs in the caller's transaction,
+    so a cursor saved in the same transaction commits together with the rows of its page.
     """
     keys = [c.name for c in table.primary_key.columns]
     # One statement may not touch a row twice (PostgreSQL refuses ON CONFLICT DO UPDATE on a repeat):
@@ -43,11 +44,13 @@ def upsert(
         raise ValueError(f"unsupported database backend {dialect!r}")
     per_row = max(1, len(rows[0]))
     chunk = max(1, MAX_PARAMS // per_row)
+    written = 0
     for start in range(0, len(rows), chunk):
         stmt = insert(table).values(rows[start : start + chunk])
         if update:
             stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: getattr(stmt.excluded, c) for c in update})
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        conn.execute(stmt)
-    return len(rows)
+        # RETURNING lists only the rows actually inserted (or updated): the count of *new* rows.
+        written += len(conn.execute(stmt.returning(table.primary_key.columns[keys[0]])).all())
+    return written

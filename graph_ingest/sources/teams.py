@@ -106,7 +106,8 @@ def _message(page: MessagePage, msg: dict, scope: Scope, person_key: PersonKey, 
         seen_mentions.add(mentioned)
         page.events.append(
             EventRecord(
-                f"teams:mention:{scope.team_id}:{msg_id}:{mentioned}",
+                # the source id holds person keys, never a student's object id
+                f"teams:mention:{scope.team_id}:{msg_id}:{person_key(mentioned)}",
                 "teams",
                 "mention",
                 actor,
@@ -123,7 +124,7 @@ def _message(page: MessagePage, msg: dict, scope: Scope, person_key: PersonKey, 
         kind = reaction.get("reactionType") or "like"
         page.events.append(
             EventRecord(
-                f"teams:reaction:{scope.team_id}:{msg_id}:{reactor}:{kind}",
+                f"teams:reaction:{scope.team_id}:{msg_id}:{person_key(reactor)}:{kind}",
                 "teams",
                 "reaction",
                 person_key(reactor),

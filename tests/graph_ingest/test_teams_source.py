@@ -85,8 +85,8 @@ def test_an_expanded_thread_gives_replies_reactions_mentions_and_the_form_link()
     assert sorted(e.actor_key for e in by_kind["reply"]) == ["k:ben", "k:cy"]
     assert {e.target_key for e in by_kind["reply"]} == {"k:ana"}
     assert sorted(e.source_id for e in by_kind["reaction"]) == [
-        "teams:reaction:team-1:100:ben:heart",
-        "teams:reaction:team-1:100:ben:like",
+        "teams:reaction:team-1:100:k:ben:heart",
+        "teams:reaction:team-1:100:k:ben:like",
     ]
     assert [e.target_key for e in by_kind["mention"]] == ["k:cy"]  # duplicates and channel mentions dropped
     assert [(f.form_id, f.seen_via) for f in page.form_links] == [("FORM42", "channel_link")]

@@ -16,10 +16,10 @@ def count(conn, table):
 def test_writing_the_same_page_twice_stores_each_event_once(store_engine):
     page = [event(f"teams:msg:{i}", f"student-{i % 7}") for i in range(120)]
     with store_engine.begin() as conn:
-        upsert(conn, s.activity_events, page)
+        assert upsert(conn, s.activity_events, page) == 120
     with store_engine.begin() as conn:
-        upsert(conn, s.activity_events, page)
-        upsert(conn, s.activity_events, page[:30])
+        assert upsert(conn, s.activity_events, page) == 0  # nothing new
+        assert upsert(conn, s.activity_events, page[:30]) == 0
         assert count(conn, s.activity_events) == 120
 
 
@@ -28,7 +28,7 @@ def test_overlapping_pages_add_only_the_new_events(store_engine):
     second = [event(f"teams:msg:{i}", "a") for i in range(40, 100)]
     with store_engine.begin() as conn:
         upsert(conn, s.activity_events, first)
-        upsert(conn, s.activity_events, second)
+        assert upsert(conn, s.activity_events, second) == 40
         assert count(conn, s.activity_events) == 100
 
 
