@@ -17,6 +17,7 @@ class Suppression(StrEnum):
     SMALL_N = "small_n"  # fewer than min_n students behind the figure
     COMPLEMENTARY = "complementary"  # would let a suppressed figure be worked out by subtraction
     NO_DATA = "no_data"  # nothing to compute over (e.g. no feedback returned this period)
+    FEW_CLASSES = "few_classes"  # a median over fewer than 3 classes would show another teacher's class
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,10 @@ log = logging.getLogger("pli_pulse.cli")
 #: Verbs that later stages of the product fill in, with what each will do. Listed so that --help
 #: shows the whole shape of the tool, and each says plainly that it is not available yet.
 PLANNED = {
-    "measures": "Compute and show formative-assessment and collaboration measures.",
     "serve": "Run the bot and tab web server.",
     "digest": "Post the weekly digest card to every community channel.",
     "exemplars": "List, add and share exemplar lessons.",
     "package": "Build the Teams app package (manifest zip) for upload by an admin.",
-    "export": "Write pseudonymised events and measures for district analysts.",
 }
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_AVAILABLE = 0, 1, 2, 3
@@ -71,6 +69,23 @@ def build_parser() -> argparse.ArgumentParser:
     cards.add_argument("--out", type=Path, required=True, help="output folder")
     cards.add_argument("--no-render", action="store_true", help="write the JSON only (no Chromium needed)")
     cards.set_defaults(func=cmd_cards)
+
+    meas = sub.add_parser(
+        "measures", help="compute (if needed) and show one period's measures, with disclosure control"
+    )
+    meas.add_argument("--period", help="2026-W47, 2026-11 or term (default: this week)")
+    scope = meas.add_mutually_exclusive_group()
+    scope.add_argument("--class", dest="class_id", metavar="ID", help="one class (and nothing else)")
+    scope.add_argument("--community", dest="community_id", metavar="ID", help="a community and its classes")
+    scope.add_argument("--school", dest="school_id", metavar="ID", help="a school, its PLI/non-PLI split and classes")
+    meas.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    meas.add_argument("--recompute", choices=["incremental", "full"], help="recompute and store before showing")
+    meas.set_defaults(func=cmd_measures)
+
+    exp = sub.add_parser("export", help="write pseudonymised events and measures for district analysts")
+    exp.add_argument("--out", type=Path, required=True, help="output folder")
+    exp.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    exp.set_defaults(func=cmd_export)
 
     for verb, text in PLANNED.items():
         sp = sub.add_parser(verb, help=text + " (not available yet)", description=text)
@@ -194,6 +209,34 @@ def cmd_cards(args, loaded: LoadedConfig, console: Console) -> int:
         Console(stderr=True).print(f"The card JSON was written to {args.out}, but the PNGs were not: {exc}")
         return EXIT_FAIL
     console.print(f"Wrote {len(paths)} files to {args.out}")
+    return EXIT_OK
+
+
+def cmd_measures(args, loaded: LoadedConfig, console: Console) -> int:
+    from measures.cli import cli_measures
+    from measures.materialise import recompute
+    from measures.periods import PeriodError
+    from store.db import make_engine
+
+    settings = loaded.settings
+    try:
+        if args.recompute:
+            report = recompute(
+                make_engine(settings.database_url), settings, incremental=args.recompute == "incremental"
+            )
+            console.print(f"Recomputed {len(report.periods)} periods ({report.rows} figures) in {report.seconds:.1f}s")
+        text = cli_measures(settings, args.period, args.class_id, args.community_id, args.school_id, args.format)
+    except (PeriodError, ValueError) as exc:
+        Console(stderr=True).print(f"{exc}", highlight=False)
+        return EXIT_USAGE
+    print(text)
+    return EXIT_OK
+
+
+def cmd_export(args, loaded: LoadedConfig, console: Console) -> int:
+    from measures.cli import cli_export
+
+    console.print(cli_export(loaded.settings, args.out, args.format))
     return EXIT_OK
 
 

@@ -189,6 +189,26 @@ def stage_doctor(ctx: DemoContext) -> str:
     return f"{ok} checks ok, {sum(c.status == Status.WARN for c in checks)} warnings"
 
 
+def stage_measures(ctx: DemoContext) -> str:
+    from measures.materialise import recompute
+    from measures.periods import current_week
+    from measures.report import measures_json_from_store, render_table, results_from_store
+    from pli_pulse.school_calendar import SchoolCalendar
+    from store.db import make_engine
+
+    settings = ctx.settings
+    engine = make_engine(settings.database_url)
+    calendar = SchoolCalendar.from_settings(settings)
+    as_of = calendar.term_end  # the simulated term has run its course by the second ingest
+    report = recompute(engine, settings, incremental=False, as_of=as_of)
+    week = current_week(calendar, as_of).label
+    ctx.console.print(render_table(results_from_store(engine, [week]), week), highlight=False, soft_wrap=True)
+    doc = measures_json_from_store(engine, settings, as_of=as_of.isoformat())
+    (ctx.out / "measures.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    engine.dispose()
+    return f"{len(report.periods)} periods, {report.rows} figures (each with its n or a suppression reason)"
+
+
 def stage_cards(ctx: DemoContext) -> str:
     from cards.render import RenderError, write_demo_cards
 
@@ -212,7 +232,7 @@ STAGES: list[Stage] = [
     Stage("simulated tenant", "truth.json", stage_tenant),
     Stage("doctor", "-", stage_doctor),
     Stage("ingest", "ingest-summary.json", stage_ingest),
-    Stage("measures", "measures.json", None, "FA and collaboration measures with disclosure control"),
+    Stage("measures", "measures.json", stage_measures),
     Stage("cards", "cards/", stage_cards),
     Stage("bot and digest", "connector-log.jsonl", None, "weekly digest posted through the simulated Bot Connector"),
     Stage("gallery", "index.html", stage_gallery),

@@ -126,3 +126,58 @@ def test_the_run_record_holds_requests_pages_and_events_per_source(ingested):
     assert first["assignments"]["events"] > 0 and first["teams"]["events"] > 0
     assert with_onenote["onenote"]["events"] > 0 and with_onenote["teams"]["events"] == 0
     assert all(r.finished_at >= r.started_at for r in runs)
+
+
+async def two_phase(tmp_path, db_url):
+    """A first ingest four weeks into the term, then the term moves on and an incremental one follows."""
+    from simulator.cli import end_of
+    from simulator.generate import school_days
+
+    district = generate_district(SEED, "small")
+    cal = district.calendar
+    first = end_of(school_days(cal)[19], cal.timezone)
+    handle = await start_tenant(district, throttling=ThrottleConfig(enabled=False), until=first)
+    try:
+        write_pli_roster_csv(district, tmp_path / "pli-roster.csv")
+        settings = settings_for(handle, tmp_path, db_url)
+        engine = make_engine(db_url)
+        upgrade(engine)
+        grant = DelegatedGrant(handle.identity.mint_user_assertion(teacher_of_first_class(district)))
+        runs = []
+        for when in (first, end_of(cal.term_end, cal.timezone)):
+            handle.tenant.clock.advance_to(when)
+            opts = IngestOptions(term_start=cal.term_start, now=handle.tenant.clock.now)
+            runs.append(
+                await run_ingest(
+                    settings, engine, options=opts, pacing=PacingConfig.unlimited(), ca_bundle=handle.ca_file,
+                    grant=grant,
+                )
+            )  # fmt: skip
+        return {"district": district, "engine": engine, "runs": runs, "stats": handle.tenant.throttler.stats()}
+    finally:
+        await handle.stop()
+
+
+@pytest.fixture(scope="module")
+def incremental(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("incremental")
+    return asyncio.run(two_phase(tmp, f"sqlite:///{tmp / 'store.sqlite3'}"))
+
+
+def test_an_incremental_run_after_the_term_moves_on_ends_at_the_same_truth_as_one_full_read(incremental):
+    district, engine = incremental["district"], incremental["engine"]
+    pseudo = Pseudonymizer(key_from_text(KEY))
+    teachers = {t.lower() for c in district.classes.values() for t in c.teacher_ids}
+    expected = truth_facts(compute_truth(district), pseudo, teachers)
+    expected["tool_dates"] = {k: v for k, v in expected["tool_dates"].items() if k[2] != "onenote"}
+    ours = store_facts(engine, district.calendar.timezone)
+    ours["tool_dates"] = {k: v for k, v in ours["tool_dates"].items() if k[2] != "onenote"}
+    # OneNote history between two runs is partly unknowable (pages name no author): compared elsewhere.
+    assert differences(ours, expected) == {}
+
+
+def test_the_incremental_run_reads_teams_by_delta_link_and_assignments_by_delta(incremental):
+    first, second = (r.as_dict()["sources"] for r in incremental["runs"])
+    assert second["teams"]["requests"] <= first["teams"]["requests"]
+    assert second["assignments"]["events"] > 0  # the rest of the term's submissions arrived
+    assert all(r.status == "succeeded" for r in incremental["runs"])

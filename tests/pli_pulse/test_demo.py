@@ -23,7 +23,7 @@ def demo(tmp_path_factory):
 def test_the_demo_exits_0_and_writes_the_documented_layout(demo):
     code, out = demo
     assert code == 0
-    for name in ("truth.json", "ingest-summary.json", "index.html", "pli-pulse.sqlite3"):
+    for name in ("truth.json", "ingest-summary.json", "measures.json", "index.html", "pli-pulse.sqlite3"):
         assert (out / name).exists(), name
     assert any((out / "cards").glob("*.json"))
 
@@ -59,3 +59,21 @@ def test_the_demo_never_stores_a_student_name(demo):
     assert truth["meta"]["tenant_id"]  # sanity: the truth is there to compare with
     students = [sid for c in truth["classes"].values() for sid in c["students"]]
     assert students and not any(sid in dump for sid in students[:200])  # no raw student object ids either
+
+
+def test_measures_json_gives_every_figure_with_its_n_or_a_suppression_reason(demo):
+    _, out = demo
+    doc = json.loads((out / "measures.json").read_text())
+    figures = [
+        fig
+        for scopes in doc["periods"].values()
+        for ids in scopes.values()
+        for measures in ids.values()
+        for fig in measures.values()
+    ]
+    assert figures
+    for fig in figures:
+        assert "n" in fig
+        assert ("value" in fig) != ("suppressed" in fig)
+        if "value" in fig:  # the demo runs with the default min_n of 10
+            assert fig["n"] >= 10

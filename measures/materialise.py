@@ -1,0 +1,256 @@
+"""Computed figures kept in ``measure_results``, so cards, the bot and the tab answer in milliseconds.
+
+``recompute`` writes whole periods: every scope and measure of a period is replaced in one transaction,
+because complementary suppression links the figures of a period and a half-updated period could pair a
+new total with an old part. Incremental mode recomputes only the periods that new data touched (the
+weeks and months containing new or late-arriving events and submissions), the current week and month,
+and the term to date.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine, delete, func, or_, select
+
+from measures.disclosure import min_n_from, suppress_figures
+from measures.figures import Figure, Suppression
+from measures.frames import ActivityFrames, frames_from_store
+from measures.periods import (
+    Period,
+    all_periods,
+    current_week,
+    month_label,
+    parse_period,
+    periods_containing,
+    previous_label,
+    today_in_district,
+)
+from measures.results import MEASURES, compute_results, figures_from_rows
+from pli_pulse.school_calendar import SchoolCalendar
+from store import schema
+from store.upsert import upsert
+
+COMPARISONS = {
+    "community_median": "community",
+    "district_pli_median": "pli",
+    "district_non_pli_median": "non_pli",
+}
+
+
+@dataclass(frozen=True)
+class RecomputeReport:
+    periods: tuple[str, ...]
+    rows: int
+    seconds: float
+    incremental: bool
+
+
+def _last_computed(engine: Engine) -> datetime | None:
+    with engine.connect() as conn:
+        last = conn.execute(select(func.max(schema.measure_results.c.computed_at))).scalar()
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    return last
+
+
+def touched_dates(engine: Engine, calendar: SchoolCalendar, since: datetime) -> set[date]:
+    """District dates of events and submissions that arrived or happened since the last computation."""
+    ev, runs, sub = schema.activity_events.c, schema.ingest_runs.c, schema.submissions.c
+    new_runs = select(runs.run_id).where(runs.started_at >= since)
+    stmts = [
+        select(ev.occurred_at).where(or_(ev.occurred_at >= since, ev.run_id.in_(new_runs))),
+        select(sub.submitted_at).where(or_(sub.submitted_at >= since, sub.returned_at >= since)),
+        select(sub.returned_at).where(sub.returned_at >= since),
+    ]
+    out: set[date] = set()
+    with engine.connect() as conn:
+        for stmt in stmts:
+            for (ts,) in conn.execute(stmt):
+                if ts is None:
+                    continue
+                ts = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+                out.add(calendar.to_district_date(ts))
+    return out
+
+
+def plan_periods(
+    engine: Engine, calendar: SchoolCalendar, as_of: date, *, incremental: bool, labels: Sequence[str] | None = None
+) -> list[Period]:
+    if labels:
+        return [parse_period(label, calendar, as_of) for label in labels]
+    last = _last_computed(engine) if incremental else None
+    if last is None:
+        return all_periods(calendar, as_of)
+    dates = touched_dates(engine, calendar, last - timedelta(minutes=5))
+    if as_of >= calendar.term_start:
+        dates.add(min(as_of, calendar.term_end))
+    return periods_containing(dates, calendar, as_of)
+
+
+def _rows(table: pd.DataFrame, computed_at: datetime) -> list[dict]:
+    values = table["value"].astype(object).where(table["value"].notna(), None)
+    return [
+        {
+            "scope": s,
+            "scope_id": i,
+            "period": p,
+            "measure": m,
+            "value": v,
+            "n": int(n),
+            "suppressed": r,
+            "computed_at": computed_at,
+        }
+        for s, i, p, m, v, n, r in zip(
+            table["scope"],
+            table["scope_id"],
+            table["period"],
+            table["measure"],
+            values,
+            table["n"],
+            table["suppressed"],
+            strict=True,
+        )
+    ]
+
+
+def write_results(engine: Engine, table: pd.DataFrame, periods: Iterable[str], computed_at: datetime) -> int:
+    """Replace the given periods' rows with ``table`` in one transaction."""
+    periods = list(periods)
+    mr = schema.measure_results
+    with engine.begin() as conn:
+        if periods:
+            conn.execute(delete(mr).where(mr.c.period.in_(periods)))
+        return upsert(conn, mr, _rows(table, computed_at), update=["value", "n", "suppressed", "computed_at"])
+
+
+def recompute(
+    engine: Engine,
+    settings,
+    periods: Sequence[str] | None = None,
+    incremental: bool = True,
+    *,
+    as_of: date | None = None,
+    frames: ActivityFrames | None = None,
+) -> RecomputeReport:
+    """Compute and store the figures of the planned periods. ``periods`` (labels) overrides the plan."""
+    started = time.perf_counter()
+    calendar = SchoolCalendar.from_settings(settings)
+    as_of = as_of or today_in_district(calendar)
+    planned = plan_periods(engine, calendar, as_of, incremental=incremental, labels=periods)
+    if not planned:
+        return RecomputeReport((), 0, time.perf_counter() - started, incremental)
+    frames = frames if frames is not None else frames_from_store(engine)
+    table = compute_results(frames, calendar, planned, as_of=as_of, min_n=min_n_from(settings))
+    rows = write_results(engine, table, [str(p) for p in planned], datetime.now(UTC))
+    return RecomputeReport(tuple(str(p) for p in planned), rows, time.perf_counter() - started, incremental)
+
+
+def read_figures(engine: Engine, scope: str, scope_id: str, period: str) -> dict[str, Figure]:
+    mr = schema.measure_results.c
+    stmt = select(mr.measure, mr.value, mr.n, mr.suppressed).where(
+        mr.scope == scope, mr.scope_id == scope_id, mr.period == period
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    frame = pd.DataFrame(rows, columns=["measure", "value", "n", "suppressed"])
+    return figures_from_rows(frame)
+
+
+def read_class_figures(engine: Engine, class_id: str, period: str) -> dict[str, Figure]:
+    """A class's figures and comparisons: ``m``, ``m.previous``, ``m.community_median``,
+    ``m.district_pli_median`` and ``m.district_non_pli_median`` for every class measure ``m``."""
+    mr = schema.measure_results.c
+    cc = schema.community_classes.c
+    with engine.connect() as conn:
+        community = conn.execute(
+            select(cc.community_id).where(cc.class_id == class_id).order_by(cc.community_id).limit(1)
+        ).scalar()
+        wanted = [("class", class_id, period, "")]
+        prev = previous_label(period)
+        if prev:
+            wanted.append(("class", class_id, prev, ".previous"))
+        if community:
+            wanted.append(("community", community, period, ".community_median"))
+        wanted += [("district", "pli", period, ".district_pli_median")]
+        wanted += [("district", "non_pli", period, ".district_non_pli_median")]
+        conds = [(mr.scope == s) & (mr.scope_id == i) & (mr.period == p) for s, i, p, _ in wanted]
+        rows = conn.execute(
+            select(mr.scope, mr.scope_id, mr.period, mr.measure, mr.value, mr.n, mr.suppressed).where(or_(*conds))
+        ).all()
+    suffix = {(s, i, p): x for s, i, p, x in wanted}
+    out: dict[str, Figure] = {}
+    for s, i, p, m, v, n, r in rows:
+        x = suffix[(s, i, p)]
+        if s != "class":
+            if not m.endswith(".median"):
+                continue
+            m = m.removesuffix(".median")
+        fig = Figure(None, int(n or 0), Suppression(r)) if r is not None else Figure(float(v), int(n))
+        out[m + x] = fig
+    return out
+
+
+def opted_in_classes(engine: Engine, community_id: str) -> set[str]:
+    """Classes of the community whose teacher chose to show class rows in the channel."""
+    cc, m, opt = schema.community_classes.c, schema.memberships.c, schema.teacher_optins.c
+    stmt = (
+        select(cc.class_id)
+        .join(schema.memberships, (m.class_id == cc.class_id) & (m.role == "teacher"))
+        .join(
+            schema.teacher_optins,
+            (opt.person_key == m.person_key) & (opt.community_id == cc.community_id) & opt.show_class_rows,
+        )
+        .where(cc.community_id == community_id)
+    )
+    with engine.connect() as conn:
+        return {r[0] for r in conn.execute(stmt)}
+
+
+def read_community_table(
+    engine: Engine, community_id: str, period: str, shown_classes: set[str] | None = None
+) -> tuple[dict[str, Figure], dict[str, dict[str, Figure]]]:
+    """The channel card's table: the community total and the opted-in class rows, per measure.
+
+    Classes not shown are unknown parts of the total, so complementary suppression runs again over this
+    view (measures/disclosure.py): hiding one row must not let it be worked out from the others.
+    """
+    cc = schema.community_classes.c
+    with engine.connect() as conn:
+        members = [r[0] for r in conn.execute(select(cc.class_id).where(cc.community_id == community_id))]
+    shown = opted_in_classes(engine, community_id) if shown_classes is None else set(shown_classes)
+    total = read_figures(engine, "community", community_id, period)
+    per_class = {c: read_figures(engine, "class", c, period) for c in members}
+    hidden = {c for c in members if c not in shown}
+    out_total: dict[str, Figure] = {}
+    rows: dict[str, dict[str, Figure]] = {c: {} for c in members if c in shown}
+    for measure in MEASURES:
+        if measure not in total:
+            continue
+        parts = {c: per_class[c][measure] for c in members if measure in per_class[c]}
+        t, p = suppress_figures(total[measure], parts, hidden & set(parts))
+        out_total[measure] = t
+        for c, fig in p.items():
+            rows[c][measure] = fig
+    return out_total, rows
+
+
+def current_labels(calendar: SchoolCalendar, as_of: date) -> list[str]:
+    """The current week, its month and the term: what an incremental run always refreshes."""
+    week = current_week(calendar, as_of)
+    return [week.label, month_label(week.end), "term"]
+
+
+__all__ = [
+    "RecomputeReport",
+    "current_labels",
+    "read_class_figures",
+    "read_community_table",
+    "read_figures",
+    "recompute",
+    "write_results",
+]
