@@ -102,6 +102,8 @@ def test_shape_check_catches_a_missing_key_and_a_wrong_type():
 
 
 def _load(name: str) -> dict[str, Any]:
+    if not FIXTURES.exists():
+        pytest.skip(f"../shared is not next to this checkout ({SHARED})")
     return json.loads((FIXTURES / name).read_text())
 
 
