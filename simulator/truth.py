@@ -26,7 +26,8 @@ calendar's time zone, America/Los_Angeles; timestamps are UTC ``YYYY-MM-DDTHH:MM
 - ``edges``: class id -> list of ``{"source", "target", "kind", "count"}`` sorted by (source, target, kind),
   ``kind`` in ``reply`` (source replied in a thread target started), ``reaction`` (source reacted to a
   post or reply by target), ``mention`` (a message by source @mentions target). Whole term; teachers are
-  nodes too; self-ties are left out.
+  nodes too; self-ties are left out. ``days`` breaks ``count`` down by district-local date
+  (``{"2026-11-17": 2, ...}``), so period measures of the network can be computed from the truth too.
 - ``posters``: class id -> student id -> sorted dates the student posted or replied in a class channel
   (students who never did are absent).
 - ``onenote_collab``: class id -> student id -> sorted dates the student edited the Collaboration Space.
@@ -177,6 +178,11 @@ def class_truth(district: District, activity: ClassActivity) -> dict[str, Any]:
     posters: dict[str, set[str]] = {}
     collab: dict[str, set[str]] = {}
     edges: Counter[tuple[str, str, str]] = Counter()
+    edge_days: dict[tuple[str, str, str], Counter[str]] = {}
+
+    def tie(source: str, target: str, kind: str, day: str) -> None:
+        edges[(source, target, kind)] += 1
+        edge_days.setdefault((source, target, kind), Counter())[day] += 1
 
     authors = {(m.channel_id, m.id): m.author_id for m in activity.messages}
     for m in activity.messages:
@@ -187,15 +193,15 @@ def class_truth(district: District, activity: ClassActivity) -> dict[str, Any]:
         if m.reply_to_id is not None:
             starter = authors[(m.channel_id, m.reply_to_id)]
             if starter != m.author_id:
-                edges[(m.author_id, starter, "reply")] += 1
+                tie(m.author_id, starter, "reply", day)
         for r in m.reactions:
             if r.user_id in enrolled:
                 tools[r.user_id]["teams"].add(local(r.created_at))
             if r.user_id != m.author_id:
-                edges[(r.user_id, m.author_id, "reaction")] += 1
+                tie(r.user_id, m.author_id, "reaction", local(r.created_at))
         for target in set(m.mention_ids):
             if target != m.author_id:
-                edges[(m.author_id, target, "mention")] += 1
+                tie(m.author_id, target, "mention", day)
 
     has_form = {a.id: a.form_id is not None for a in activity.assignments}
     submissions: dict[str, Any] = {}
@@ -229,7 +235,7 @@ def class_truth(district: District, activity: ClassActivity) -> dict[str, Any]:
         "tool_dates": {s: {t: sorted(tools[s][t]) for t in TOOLS} for s in students},
         "fa_dates": {s: sorted(fa[s]) for s in students},
         "edges": [
-            {"source": u, "target": v, "kind": k, "count": n}
+            {"source": u, "target": v, "kind": k, "count": n, "days": dict(sorted(edge_days[(u, v, k)].items()))}
             for (u, v, k), n in sorted(edges.items(), key=lambda x: x[0])
         ],
         "posters": {s: sorted(posters[s]) for s in students if s in posters},
