@@ -70,7 +70,8 @@ class SourceStats:
             "throttled_429": self.throttled,
             "retries": self.retries,
             "retry_wait_s": round(self.waited_s, 3),
-            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            # Keys mix HTTP statuses (int) with "connection"/"bad_json" (str): sort them as text.
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items(), key=lambda kv: str(kv[0]))},
         }
 
 

@@ -66,4 +66,4 @@ def test_every_figure_of_every_period_is_the_same_from_the_store_and_from_the_tr
     close = (merged["value_store"] - merged["value_truth"]).abs().fillna(0) < 1e-9
     both_nan = merged["value_store"].isna() == merged["value_truth"].isna()
     bad = merged[~(same_n & same_reason & close & both_nan)]
-    assert bad.empty, bad[keys + ["value_store", "value_truth", "n_store", "n_truth"]].head(10).to_string()
+    assert bad.empty, bad[[*keys, "value_store", "value_truth", "n_store", "n_truth"]].head(10).to_string()
