@@ -18,7 +18,8 @@ from cards.text_safety import escape_markdown
 from cards.validate import MAX_REFRESH_USER_IDS
 from cards.views import ActivityBand, CommunityDigestView, Comparison, ExemplarView, PrivateDigestSection
 from cards.vocabulary import ACTIVITY_BANDS, MEASURES, PLI_PRACTICES
-from measures.figures import Suppression
+from measures.disclosure import suppress_figures
+from measures.figures import Figure
 
 PRIVATE_VERB = "digestPrivate"
 #: Class rows beyond this are summarised as "and N more" (size limit; a channel card is read, not scrolled).
@@ -48,20 +49,17 @@ def pick_exemplars(
 
 
 def complementary(bands: tuple[ActivityBand, ...]) -> tuple[ActivityBand, ...]:
-    """Hide the smallest shown band too when exactly one band is suppressed.
+    """Re-apply complementary suppression to the bands the card shows, with the measures layer's own rule.
 
     The bands are parts of a known whole (channel members can count the teachers, and bar widths are shares of it),
     so one hidden band would be the total minus the others. The measures layer should already have done this; the
-    card does not rely on it.
+    card does not rely on it, and uses the one implementation in ``measures.disclosure``.
     """
-    hidden = [b for b in bands if not b.teachers.shown]
-    shown = [b for b in bands if b.teachers.shown]
-    if len(hidden) != 1 or not shown:
+    if not bands:
         return bands
-    smallest = min(shown, key=lambda b: (b.teachers.value, b.band))
-    return tuple(
-        ActivityBand(b.band, b.teachers.suppress(Suppression.COMPLEMENTARY)) if b is smallest else b for b in bands
-    )
+    teachers = max(b.teachers.n for b in bands)  # every band's n is the community's teacher count
+    _, parts = suppress_figures(Figure(float(teachers), teachers), {b.band: b.teachers for b in bands})
+    return tuple(ActivityBand(b.band, parts[b.band]) for b in bands)
 
 
 def _activity_section(view: CommunityDigestView) -> list[el.Element]:

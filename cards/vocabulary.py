@@ -80,4 +80,6 @@ def suppression_words(reason: Suppression, min_n: int = DEFAULT_MIN_N, who: str 
         return f"fewer than {min_n} {who}"
     if reason is Suppression.COMPLEMENTARY:
         return "hidden so a small group cannot be worked out from the totals"
+    if reason is Suppression.FEW_CLASSES:
+        return "fewer than 3 classes to compare with, so another teacher's class would show through"
     return "no data yet this period"

@@ -100,3 +100,12 @@ def test_without_medians_the_weakest_is_the_lowest_share_other_than_monthly_reac
     }
     assert weakest_measure(measures) == "participation"
     assert weakest_measure({"fa_reach": Comparison(Figure(None, 2, Suppression.SMALL_N))}) is None
+
+
+def test_every_suppression_reason_has_its_own_words():
+    from cards.vocabulary import suppression_words
+    from measures.figures import Suppression
+
+    words = {reason: suppression_words(reason) for reason in Suppression}
+    assert len(set(words.values())) == len(Suppression)
+    assert "3 classes" in words[Suppression.FEW_CLASSES]
