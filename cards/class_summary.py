@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from cards import elements as el
 from cards.bars import bar_row
-from cards.figure_words import figure_words, format_value, network_shape, trend, versus_median, weakest_measure
+from cards.figure_words import (
+    figure_words,
+    format_value,
+    headline_measures,
+    network_shape,
+    trend,
+    versus_median,
+    weakest_measure,
+)
 from cards.text_safety import escape_markdown, plain_text
 from cards.views import ClassSummaryView, Comparison, ToolUse
 from cards.vocabulary import MEASURES, PLI_PRACTICES, TOOLS, suppression_words
@@ -15,13 +23,7 @@ EXEMPLARS_VERB = "exemplarsFor"
 
 
 def _measures(view: ClassSummaryView) -> dict[str, Comparison]:
-    return {
-        "fa_reach": view.fa_reach,
-        "fa_monthly_reach": view.fa_monthly_reach,
-        "feedback_turnaround": view.feedback_turnaround,
-        "participation": view.participation,
-        "peer_reach": view.peer_reach,
-    }
+    return headline_measures(view)
 
 
 def measure_block(key: str, comp: Comparison, min_n: int, median_name: str = "community median") -> list[el.Element]:

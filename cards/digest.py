@@ -12,7 +12,7 @@ from cards import elements as el
 from cards.bars import bar_row
 from cards.class_summary import measure_block, suppression_notes
 from cards.exemplar import exemplar_teaser
-from cards.figure_words import figure_words, format_value, trend, weakest_measure
+from cards.figure_words import figure_words, format_value, headline_measures, trend, weakest_measure
 from cards.mentions import MentionBook
 from cards.text_safety import escape_markdown
 from cards.validate import MAX_REFRESH_USER_IDS
@@ -30,13 +30,7 @@ MEDIAN_NAME = "district PLI median"
 
 
 def _measures(view: CommunityDigestView) -> dict[str, Comparison]:
-    return {
-        "fa_reach": view.fa_reach,
-        "fa_monthly_reach": view.fa_monthly_reach,
-        "feedback_turnaround": view.feedback_turnaround,
-        "participation": view.participation,
-        "peer_reach": view.peer_reach,
-    }
+    return headline_measures(view)
 
 
 def pick_exemplars(

@@ -172,3 +172,14 @@ def weakest_measure(measures: Mapping[str, Comparison]) -> str | None:
         if MEASURES[key].unit == "share" and key != "fa_monthly_reach" and comp.current.shown
     ]
     return min(shares)[1] if shares else None
+
+
+def headline_measures(view) -> dict:
+    """The five comparisons both the class summary and the digest lead with, in reading order."""
+    return {
+        "fa_reach": view.fa_reach,
+        "fa_monthly_reach": view.fa_monthly_reach,
+        "feedback_turnaround": view.feedback_turnaround,
+        "participation": view.participation,
+        "peer_reach": view.peer_reach,
+    }

@@ -1,20 +1,7 @@
 """The files a real district hands over at setup: the PLI roster CSV and the school calendar TOML.
 
-PLI roster CSV (UTF-8, a BOM is tolerated; comma-separated; first line is the header; one row per PLI
-teacher x class; column order is free, extra columns are ignored, every column below must be present):
-
-| column | required | meaning |
-|---|---|---|
-| ``teacher_aad_id`` | yes | the teacher's Entra ID (Azure AD) object id, a GUID |
-| ``teacher_upn`` | yes | the teacher's sign-in name, e.g. ``ana.lopez@fresno-pli.example.edu`` |
-| ``teacher_name`` | yes | display name, for the district lead's own checking |
-| ``class_id`` | yes | the education class id (= Microsoft 365 group id = team id), a GUID |
-| ``class_name`` | yes | class display name, e.g. ``Math 7 - Period 3`` |
-| ``cohort`` | yes | PLI cohort: the four-digit year the teacher joined PLI, e.g. ``2025`` |
-| ``partner_school`` | no | display name of the community's partner school; empty if none |
-| ``community_id`` | yes | team id (GUID) of the teacher's accountable-community team |
-| ``community_name`` | yes | display name of that community |
-| ``coach_upn`` | no | sign-in name of the community's PLI coach; empty if none |
+PLI roster CSV: the format is the product's and is documented once, in ``graph_ingest.sources.pli_roster``
+(the module that reads it); ``write_pli_roster_csv`` writes exactly those columns.
 
 School calendar TOML (read by ``pli_pulse.school_calendar.SchoolCalendar.merged_with_file``)::
 
