@@ -1,17 +1,22 @@
 """Following @odata.nextLink to the @odata.deltaLink ourselves.
 
 msgraph-core's PageIterator stops at the first empty page and loses the deltaLink (graph.md §4.3).
-Here an empty page with a nextLink is simply followed, a link seen twice is an error (a server loop
-would otherwise spin forever), and the caller gets each page as it arrives, so it can store the page's
-events together with the link that continues after it.
+Here an empty page with a nextLink is simply followed, even when it hands back the very link just read
+(Graph's advice for such pages is to keep following; microsoft-graph-docs-contrib#1316), up to
+``MAX_SAME_LINK`` times. A link that comes back after a page *with* items is a server loop and an error,
+as is one repeated past that bound; either would otherwise spin forever. The caller gets each page as it
+arrives, so it can store the page's events together with the link that continues after it.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from graph_ingest.errors import Fatal
+
+MAX_SAME_LINK = 20  # times an empty page may hand back a link already followed
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class PagingLoop(Fatal):
 
 async def pages(get: Callable[[object], Awaitable[dict]], first: object) -> AsyncIterator[Page]:
     """Yield every page from ``first`` (a request or a saved link) until a page has no nextLink."""
-    seen: set[str] = set()
+    seen: Counter[str] = Counter()
     request = first
     while True:
         doc = await get(request)
@@ -45,7 +50,7 @@ async def pages(get: Callable[[object], Awaitable[dict]], first: object) -> Asyn
         yield page
         if not page.next_link:
             return
-        if page.next_link in seen:
+        seen[page.next_link] += 1
+        if seen[page.next_link] > 1 and (doc.get("value") or seen[page.next_link] > MAX_SAME_LINK):
             raise PagingLoop(page.next_link)
-        seen.add(page.next_link)
         request = page.next_link
