@@ -19,7 +19,7 @@ from graph_ingest.paging import pages
 from graph_ingest.records import PersonKey
 from graph_ingest.sources.teams import Scope, parse_message_page
 from graph_ingest.state import load_cursors
-from graph_ingest.writer import write_page
+from graph_ingest.writer import write_page_async
 
 SOURCE = "teams"
 SERVICE = "teams_messages"
@@ -74,7 +74,7 @@ async def collect_channel(
                     events += more.events
                     links += more.form_links
             resume = page.resume_link
-            result.events += write_page(
+            result.events += await write_page_async(
                 engine,
                 run_id=run_id,
                 events=events,

@@ -33,7 +33,7 @@ from graph_ingest.sources import forms, onenote, roster
 from graph_ingest.sources.pli_roster import PliRosterRow
 from graph_ingest.sources.teams import Scope
 from graph_ingest.state import finish_run, load_cursors, start_run
-from graph_ingest.writer import write_page
+from graph_ingest.writer import write_page_async
 from store import schema as s
 from store.upsert import upsert
 
@@ -474,7 +474,7 @@ class Ingest:
                 )
                 listed = asg.parse_assignments({"value": values}, class_id)
                 fresh = [a for a in listed.assignments if changed is None or a.assignment_id in changed]
-                write_page(self.engine, run_id=self.run_id, assignments=fresh, form_links=listed.form_links)
+                await write_page_async(self.engine, run_id=self.run_id, assignments=fresh, form_links=listed.form_links)
             if changed is None:  # first read of this class: every assignment's submissions
                 targets = sorted(a.assignment_id for a in fresh)
             else:
@@ -498,11 +498,11 @@ class Ingest:
                 parsed = asg.parse_submissions(
                     {"value": subs}, class_id=class_id, assignment_id=aid, person_key=self.keys
                 )
-                stats.events += write_page(
+                stats.events += await write_page_async(
                     self.engine, run_id=self.run_id, events=parsed.events, submissions=parsed.submissions
                 )
             if delta_link:  # saved last: a crash before this point re-reads the same changes next time
-                write_page(self.engine, run_id=self.run_id, cursor=(src, class_id, delta_link))
+                await write_page_async(self.engine, run_id=self.run_id, cursor=(src, class_id, delta_link))
             advance()
 
         results = await gather_bounded(ros.class_ids, one, limit=16)
@@ -555,7 +555,7 @@ class Ingest:
             self.keys,
             key_by_upn=lambda upn: by_upn.get(self.keys.pseudonymizer.upn(upn)) if upn else None,
         )
-        stats.events += write_page(
+        stats.events += await write_page_async(
             self.engine, run_id=self.run_id, events=events, cursor=(src, "audit", now.isoformat())
         )
         self.outcomes[src].scopes = len(responses)
@@ -608,7 +608,7 @@ class Ingest:
                 collab_groups=collab,
                 person_key=self.keys,
             )
-            stats.events += write_page(self.engine, run_id=self.run_id, events=edits.events)
+            stats.events += await write_page_async(self.engine, run_id=self.run_id, events=edits.events)
             advance()
             return edits.unattributed
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from sqlalchemy import Engine
@@ -36,3 +37,12 @@ def write_page(
         if cursor is not None:
             save_cursor(conn, *cursor)
     return n
+
+
+async def write_page_async(engine: Engine, **records) -> int:
+    """``write_page`` on a worker thread, so the event loop keeps sending paced requests on time.
+
+    A synchronous write of tens of milliseconds between the pacer granting a slot and the request leaving
+    would let requests bunch up past the service's window (benchmarks/README.md, bench_ingest_pacing).
+    """
+    return await asyncio.to_thread(write_page, engine, **records)

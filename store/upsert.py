@@ -7,13 +7,11 @@ event, so every write of Graph-derived rows goes through here, keyed by the tabl
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
-
-# SQLite allows 32,766 bound parameters per statement; stay well under it on both backends.
-MAX_PARAMS = 30_000
 
 
 def upsert(
@@ -35,22 +33,25 @@ def upsert(
     rows = list({tuple(r[k] for k in keys): r for r in rows}.values())
     if not rows:
         return 0
-    dialect = conn.dialect.name
+    stmt = _statement(conn.dialect.name, table, tuple(update or ()))
+    # One cached statement executed with the whole row list: SQLAlchemy batches it into multi-row INSERTs
+    # ("insertmanyvalues") within each backend's parameter limits, and RETURNING lists only the rows actually
+    # inserted (or updated): the count of *new* rows.
+    return len(conn.execute(stmt, rows).all())
+
+
+@lru_cache(maxsize=128)
+def _statement(dialect: str, table: Table, update: tuple[str, ...]):
     if dialect == "postgresql":
         insert = postgresql.insert
     elif dialect == "sqlite":
         insert = sqlite.insert
     else:  # pragma: no cover - the config validator only admits the two
         raise ValueError(f"unsupported database backend {dialect!r}")
-    per_row = max(1, len(rows[0]))
-    chunk = max(1, MAX_PARAMS // per_row)
-    written = 0
-    for start in range(0, len(rows), chunk):
-        stmt = insert(table).values(rows[start : start + chunk])
-        if update:
-            stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: getattr(stmt.excluded, c) for c in update})
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        # RETURNING lists only the rows actually inserted (or updated): the count of *new* rows.
-        written += len(conn.execute(stmt.returning(table.primary_key.columns[keys[0]])).all())
-    return written
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = insert(table)
+    if update:
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: getattr(stmt.excluded, c) for c in update})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    return stmt.returning(table.primary_key.columns[keys[0]])
