@@ -111,7 +111,7 @@ activity_events = Table(
     metadata,
     # Idempotency key: the Graph object and the act, e.g. "teams:reaction:{msg}:{user}:{type}".
     Column("source_id", String(256), primary_key=True),
-    Column("class_id", ID, index=True),  # set for class activity
+    Column("class_id", ID),  # set for class activity; indexed by ix_activity_events_class_time
     Column("community_id", ID, index=True),  # set for teacher community channel activity
     Column("tool", String(16), nullable=False),
     Column("kind", String(24), nullable=False),
