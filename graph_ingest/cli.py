@@ -21,6 +21,7 @@ def add_parser(sub) -> None:
     p.add_argument("--since", type=date.fromisoformat, help="first read starts at this date (YYYY-MM-DD)")
     p.add_argument("--full", action="store_true", help="ignore saved delta links and read everything again")
     p.add_argument("--summary-json", type=Path, help="also write the run summary as JSON to this file")
+    p.add_argument("--no-measures", action="store_true", help="do not recompute the touched periods' measures after")
     p.set_defaults(func=cmd_ingest)
 
 
@@ -58,6 +59,14 @@ def cmd_ingest(args, loaded, console) -> int:
         )
     )
     console.print(summary_table(summary))
+    if summary.status == "succeeded" and not args.no_measures:
+        # The bot answers from stored figures: bring the periods the new events touched up to date now.
+        from measures.materialise import recompute
+
+        report = recompute(make_engine(settings.database_url), settings, incremental=True)
+        console.print(
+            f"Measures: recomputed {len(report.periods)} periods ({report.rows} figures) in {report.seconds:.1f}s"
+        )
     if args.summary_json:
         args.summary_json.write_bytes(orjson.dumps(summary.as_dict(), option=orjson.OPT_INDENT_2))
     return 0 if summary.status == "succeeded" else 1
