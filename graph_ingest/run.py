@@ -75,9 +75,11 @@ class IngestSummary:
     status: str
     duration_s: float
     sources: dict[str, dict] = field(default_factory=dict)
+    retention: dict[str, int] = field(default_factory=dict)  # rows purged as older than the retention period
 
     def as_dict(self) -> dict:
         return {
+            "retention_purged": self.retention,
             "run_id": self.run_id,
             "mode": self.mode,
             "status": self.status,

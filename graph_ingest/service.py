@@ -15,6 +15,7 @@ from graph_ingest.run import Ingest, IngestOptions, IngestSummary, Progressor
 from graph_ingest.sources.pli_roster import read_pli_roster_csv
 from pli_pulse.config import Settings
 from pli_pulse.pseudonym import pseudonymizer_from_settings
+from store.retention import purge_expired
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,10 @@ async def run_ingest(
             delegated_client=delegated.client if delegated else None,
             progress=progress,
         )
-        return await ingest.run()
+        summary = await ingest.run()
+        if summary.status == "succeeded":
+            summary.retention = purge_expired(engine, settings.privacy_retention_days, now=options.now)
+        return summary
     finally:
         await conn.aclose()
         if delegated is not None:
