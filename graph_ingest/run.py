@@ -32,7 +32,7 @@ from graph_ingest.sources import assignments as asg
 from graph_ingest.sources import forms, onenote, roster
 from graph_ingest.sources.pli_roster import PliRosterRow
 from graph_ingest.sources.teams import Scope
-from graph_ingest.state import finish_run, load_cursors, start_run
+from graph_ingest.state import finish_run, last_sweeps, load_cursors, save_sweeps, start_run
 from graph_ingest.writer import write_page_async
 from store import schema as s
 from store.upsert import upsert
@@ -40,6 +40,8 @@ from store.upsert import upsert
 log = logging.getLogger("pli_pulse.ingest")
 
 SOURCES = ("roster", "teams", "assignments", "forms", "onenote")
+SWEEPS = ("roster", "channels", "submissions", "onenote")
+SWEEP_SOURCE = {"roster": "roster", "channels": "teams", "submissions": "assignments", "onenote": "onenote"}
 AUDIT_OVERLAP = timedelta(days=1)
 
 
@@ -57,6 +59,9 @@ class IngestOptions:
     #: Submissions have no delta in Graph v1.0: they are re-listed for assignments due within this many
     #: days of now, and for assignments with work still waiting for feedback.
     submission_window_days: int = 21
+    #: Sources Graph offers no delta for (the roster, channel lists, open assignments' submissions, OneNote)
+    #: are swept in full at most this often; between sweeps a run makes only delta and cursor calls.
+    sweep_every: timedelta = timedelta(hours=6)
 
 
 @dataclass
@@ -204,6 +209,7 @@ class Ingest:
         self.progress = progress or Progressor(False)
         self.run_id: int | None = None
         self.outcomes: dict[str, SourceOutcome] = {}
+        self.sweeps: set[str] = set(SWEEPS)  # decided per run by _sweeps_due
 
     async def get(self, request, *, source: str, service: str, scope: str | None = None) -> dict:
         return await self.fetcher.get_json(request, source=source, service=service, scope=scope)
@@ -219,8 +225,25 @@ class Ingest:
         return values
 
     # ---- roster ---------------------------------------------------------------------------------------
+    def roster_from_store(self) -> Roster:
+        """Between sweeps: the roster as the last sweep stored it (student names are not stored, nor needed)."""
+        with self.engine.connect() as conn:
+            class_ids = sorted(conn.execute(select(s.classes.c.class_id)).scalars())
+            enrolled: dict[str, set[str]] = {}
+            for row in conn.execute(
+                select(s.memberships.c.person_key, s.memberships.c.class_id).where(s.memberships.c.left_on.is_(None))
+            ):
+                enrolled.setdefault(row.person_key, set()).add(row.class_id)
+            staff = conn.execute(select(s.people.c.aad_object_id).where(s.people.c.role != "student")).scalars()
+            self.keys.add_staff(a for a in staff if a)
+            communities = sorted(conn.execute(select(s.communities.c.community_id)).scalars())
+        self.outcomes["roster"].message = "stored roster used (read in full at most every sweep interval)"
+        return Roster(class_ids, {c: c for c in class_ids}, enrolled, communities, {})
+
     async def roster(self) -> Roster:
         src = "roster"
+        if "roster" not in self.sweeps:
+            return self.roster_from_store()
         cls_values = await self.all_values(
             self.client.education.classes.to_get_request_information(), source=src, service="education"
         )
@@ -416,7 +439,17 @@ class Ingest:
             )
             return [Scope(team_id, ch["id"], class_id=class_id, community_id=community_id) for ch in values]
 
-        found = await gather_bounded(team_scopes, channels)
+        if "channels" in self.sweeps:
+            found = await gather_bounded(team_scopes, channels)
+        else:  # between sweeps, the channels are the ones whose delta links we hold
+            kind = {team: (cls, com) for team, cls, com in team_scopes}
+            by_team: dict[str, list[Scope]] = {}
+            for key in cursors:
+                team, _, channel = key.partition("/")
+                if team in kind:
+                    by_team.setdefault(team, []).append(Scope(team, channel, class_id=kind[team][0],
+                                                              community_id=kind[team][1]))  # fmt: skip
+            found = list(by_team.values())
         scopes = [sc for r in found if not isinstance(r, Exception) for sc in r]
         skipped = [r for r in found if isinstance(r, Exception)]
         advance = self.progress.track("teams", len(scopes))
@@ -479,10 +512,12 @@ class Ingest:
                 await write_page_async(self.engine, run_id=self.run_id, assignments=fresh, form_links=listed.form_links)
             if changed is None:  # first read of this class: every assignment's submissions
                 targets = sorted(a.assignment_id for a in fresh)
-            else:
+            elif "submissions" in self.sweeps:
                 targets = sorted(
                     changed | open_assignments(self.engine, class_id, now, self.opt.submission_window_days)
                 )
+            else:  # between sweeps, only the assignments the delta says changed
+                targets = sorted(changed)
             items = [
                 BatchItem(aid, f"/education/classes/{class_id}/assignments/{aid}/submissions?$expand=outcomes")
                 for aid in targets
@@ -579,6 +614,9 @@ class Ingest:
     # ---- onenote --------------------------------------------------------------------------------------
     async def onenote(self, ros: Roster) -> None:
         src = "onenote"
+        if "onenote" not in self.sweeps:
+            self.outcomes[src].message = "up to date: class notebooks are swept in full at most every sweep interval"
+            return
         fetcher = self.delegated_fetcher or self.fetcher
         client = self.delegated_client or self.client
         stats = fetcher.stats_for(src)
@@ -633,8 +671,20 @@ class Ingest:
             for e in errors[:5]:
                 log.warning("scope skipped", extra={"source": source, "reason": str(e)})
 
+    def _sweeps_due(self, now: datetime) -> set[str]:
+        """Which non-delta sources are read in full this run; OneNote needs the roster's names, so they go together."""
+        if self.opt.full:
+            return set(SWEEPS)
+        last = last_sweeps(self.engine)
+        due = {name for name in SWEEPS if name not in last or now - last[name] >= self.opt.sweep_every}
+        if "onenote" in due and "onenote" in self.opt.sources:
+            due.add("roster")
+        return due
+
     async def run(self) -> IngestSummary:
         mode = "full" if self.opt.full else "incremental"
+        now = self.opt.now or datetime.now(UTC)
+        self.sweeps = self._sweeps_due(now)
         self.run_id = start_run(self.engine, mode)
         started = time.perf_counter()
         status = "succeeded"
@@ -661,6 +711,13 @@ class Ingest:
                     if source == "roster":
                         break
                 outcome.duration_s = time.perf_counter() - t0
+        if status == "succeeded":
+            done = {
+                n
+                for n in self.sweeps
+                if n == "roster" or self.outcomes.get(SWEEP_SOURCE[n], SourceOutcome()).status == "ok"
+            }
+            save_sweeps(self.engine, done, now)
         summary = IngestSummary(self.run_id, mode, status, time.perf_counter() - started)
         for name, outcome in self.outcomes.items():
             summary.sources[name] = {

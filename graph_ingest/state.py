@@ -64,3 +64,16 @@ def finish_run(engine: Engine, run_id: int, status: str, stats: dict) -> None:
             .where(s.ingest_runs.c.run_id == run_id)
             .values(finished_at=datetime.now(UTC), status=status, stats=stats)
         )
+
+
+SWEEP = "sweep"  # cursor source for the last time a non-delta source was read in full
+
+
+def last_sweeps(engine: Engine) -> dict[str, datetime]:
+    return {name: datetime.fromisoformat(at) for name, at in load_cursors(engine, SWEEP).items()}
+
+
+def save_sweeps(engine: Engine, names, at: datetime) -> None:
+    with engine.begin() as conn:
+        for name in names:
+            save_cursor(conn, SWEEP, name, at.isoformat())

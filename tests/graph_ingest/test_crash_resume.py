@@ -279,3 +279,13 @@ def test_a_rerun_with_no_new_activity_reads_each_channel_once_through_its_delta_
     # No first reads, no paging, no reply lists: one $deltatoken call per channel, and nothing came back.
     assert messages == [("messages.delta", frozenset({"$deltatoken"}))] * channels
     assert rerun["summary"].as_dict()["sources"]["teams"]["events"] == 0
+
+
+def test_a_rerun_between_sweeps_makes_only_delta_and_cursor_calls(crashed_and_resumed):
+    """Graph has no delta for the roster, channel lists, submissions or OneNote: those are swept in full at most
+    every ``sweep_every``; a run in between reads delta links and the Forms audit log from its cursor, nothing else."""
+    rerun = crashed_and_resumed["rerun"]
+    calls = {(name, query) for name, _family, query in rerun["requests"]}
+    allowed_names = {"messages.delta", "assignments.delta", "audit.create", "audit.get", "audit.records"}
+    assert {name for name, _ in calls} <= allowed_names, calls
+    assert all("$deltatoken" in query for name, query in calls if name.endswith(".delta"))
