@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from graph_ingest.client import make_graph_client
 from graph_ingest.fetch import GraphFetcher
+from graph_ingest.gc_pause import fewer_gc_passes
 from graph_ingest.pacing import Limit, Pacer, PacingConfig
 from graph_ingest.people import PersonKeys
 from graph_ingest.run import Ingest, IngestOptions, IngestSummary, Progressor
@@ -67,7 +68,8 @@ async def run_ingest(
             delegated_client=delegated.client if delegated else None,
             progress=progress,
         )
-        summary = await ingest.run()
+        with fewer_gc_passes():
+            summary = await ingest.run()
         if summary.status == "succeeded":
             summary.retention = purge_expired(engine, settings.privacy_retention_days, now=options.now)
         return summary
