@@ -7,7 +7,7 @@ one page, and the idempotent upserts make that harmless.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
@@ -49,11 +49,21 @@ def drop_cursors(engine: Engine, source: str | None = None) -> int:
         return conn.execute(stmt).rowcount or 0
 
 
-def start_run(engine: Engine, mode: str) -> int:
+#: A run still "running" after this long was killed (SIGKILL, a lost machine): no ingest runs this long on
+#: purpose, so a replica starting now cannot be mistaking a colleague's live run for a dead one.
+STALE_RUN = timedelta(hours=12)
+
+
+def start_run(engine: Engine, mode: str, *, now: datetime | None = None) -> int:
+    """Record a new run, and close the records of runs that died without finishing as "interrupted"."""
+    now = now or datetime.now(UTC)
     with engine.begin() as conn:
-        result = conn.execute(
-            insert(s.ingest_runs).values(started_at=datetime.now(UTC), status="running", mode=mode, stats={})
+        conn.execute(
+            update(s.ingest_runs)
+            .where(s.ingest_runs.c.status == "running", s.ingest_runs.c.started_at < now - STALE_RUN)
+            .values(status="interrupted")
         )
+        result = conn.execute(insert(s.ingest_runs).values(started_at=now, status="running", mode=mode, stats={}))
         return int(result.inserted_primary_key[0])
 
 
