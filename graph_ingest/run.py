@@ -214,11 +214,15 @@ class Ingest:
     async def get(self, request, *, source: str, service: str, scope: str | None = None) -> dict:
         return await self.fetcher.get_json(request, source=source, service=service, scope=scope)
 
-    async def all_values(self, request, *, source: str, service: str, scope: str | None = None) -> list[dict]:
+    async def all_values(
+        self, request, *, source: str, service: str, scope: str | None = None, fetcher: GraphFetcher | None = None
+    ) -> list[dict]:
+        """Every item of every page from ``request`` (through ``fetcher``, the app-only one by default)."""
         values: list[dict] = []
+        fetcher = fetcher or self.fetcher
 
         async def get(r):
-            return await self.get(r, source=source, service=service, scope=scope)
+            return await fetcher.get_json(r, source=source, service=service, scope=scope)
 
         async for page in pages(get, request):
             values.extend(page.doc.get("value", ()))
@@ -626,14 +630,8 @@ class Ingest:
             on = client.groups.by_group_id(class_id).onenote
 
             async def values(req):
-                out = []
-
-                async def get(r):
-                    return await fetcher.get_json(r, source=src, service="onenote", scope=class_id)
-
-                async for page in pages(get, req):
-                    out.extend(page.doc.get("value", ()))
-                return {"value": out}
+                items = await self.all_values(req, source=src, service="onenote", scope=class_id, fetcher=fetcher)
+                return {"value": items}
 
             groups = await values(on.section_groups.to_get_request_information(top(on.section_groups)))
             names = onenote.names_index(ros.student_names.get(class_id, {}))
