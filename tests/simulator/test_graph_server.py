@@ -32,7 +32,6 @@ from msgraph_core.requests.batch_request_item import BatchRequestItem
 
 from simulator.serve import start_tenant
 from simulator.throttle import EDUCATION, TEAMS_MESSAGES, Faults, ThrottleConfig
-from tests.conftest import SHARED
 from tests.simulator.conftest import (
     A1,
     A2,
@@ -57,6 +56,7 @@ from tests.simulator.conftest import (
     post_json,
     user_token,
 )
+from tests.simulator.test_fixture_shapes import _load as load_fixture
 from tests.simulator.test_fixture_shapes import shape_errors
 
 MESSAGES = f"/teams/{K1}/channels/{K1_GENERAL}/messages"
@@ -655,7 +655,7 @@ async def test_serves_a_generated_small_district_end_to_end():
         ]
         posts, pages = await follow_pages(handle, f"/teams/{cls.id}/channels/{general}/messages/delta?$top=7", token)
         assert len(posts) == len(expected_posts) and "@odata.deltaLink" in pages[-1]
-        fixture = json.loads((SHARED / "fixtures" / "graph" / "channel-messages-delta-initial.json").read_text())
+        fixture = load_fixture("channel-messages-delta-initial.json")  # skips with the reason if ../shared is absent
         assert shape_errors(fixture["value"], posts) == []
         assignments, _ = await follow_pages(handle, f"/education/classes/{cls.id}/assignments?$expand=resources", token)
         assert assignments
