@@ -78,7 +78,9 @@ def make_graph_client(
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(timeout_s, connect=15.0),
         verify=str(ca_bundle) if ca_bundle else True,
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+        # Enough for the widest fan-out (16 channels or classes in flight); every idle pooled connection costs a
+        # readiness check on each request, so a larger pool only burns CPU.
+        limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
     )
     # Keep the adapter's default options (UrlReplaceHandler for /me) and add ours (graph.md §4.2).
     options = dict(graph_request_adapter_module.options)

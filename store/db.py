@@ -25,8 +25,11 @@ def make_engine(url: str, **kwargs) -> Engine:
         def _pragmas(dbapi_conn, _record):  # foreign keys are off by default in SQLite
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
+            # Takes effect only when the file is created; larger pages mean fewer B-tree splits on ingest writes.
+            cur.execute("PRAGMA page_size=8192")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: the event indexes' hot pages stay in memory
             cur.close()
 
         return engine

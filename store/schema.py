@@ -112,11 +112,13 @@ activity_events = Table(
     # Idempotency key: the Graph object and the act, e.g. "teams:reaction:{msg}:{user}:{type}".
     Column("source_id", String(256), primary_key=True),
     Column("class_id", ID),  # set for class activity; indexed by ix_activity_events_class_time
-    Column("community_id", ID, index=True),  # set for teacher community channel activity
+    Column("community_id", ID),  # set for teacher community channel activity; ix_activity_events_community
     Column("tool", String(16), nullable=False),
     Column("kind", String(24), nullable=False),
-    Column("actor_key", ID, nullable=False, index=True),
-    Column("target_key", ID, index=True),
+    # No index on actor_key or target_key: every ingest page pays for each index, and only `pli-pulse forget`
+    # (a few times a year) searches by person, with one scan (migration 0003).
+    Column("actor_key", ID, nullable=False),
+    Column("target_key", ID),
     Column("object_id", ID),  # assignment id, form id, thread id: never content
     Column("occurred_at", TS, nullable=False),
     Column("run_id", Integer),
@@ -125,6 +127,14 @@ activity_events = Table(
     CheckConstraint("class_id is not null or community_id is not null", name="scoped"),
 )
 Index("ix_activity_events_class_time", activity_events.c.class_id, activity_events.c.occurred_at)
+# Partial: class events (nearly all of them) have no community and never touch this index.
+_has_community = activity_events.c.community_id.isnot(None)
+Index(
+    "ix_activity_events_community",
+    activity_events.c.community_id,
+    sqlite_where=_has_community,
+    postgresql_where=_has_community,
+)
 
 assignments = Table(
     "assignments",

@@ -29,3 +29,22 @@ def test_upgrade_is_idempotent_and_downgrade_empties_the_store(database_url):
     downgrade(engine, "base")
     assert current_revision(engine) is None
     assert not set(metadata.tables) & set(inspect(engine).get_table_names())
+
+
+def test_events_table_carries_only_the_indexes_that_reads_need(store_engine):
+    # Every ingest page pays for each index on activity_events; forget scans instead (migration 0003).
+    indexes = {ix["name"]: ix for ix in inspect(store_engine).get_indexes("activity_events")}
+    assert set(indexes) == {"ix_activity_events_class_time", "ix_activity_events_community"}
+
+
+def test_community_index_leaves_out_class_events(store_engine):
+    with store_engine.connect() as conn:
+        if store_engine.dialect.name == "sqlite":
+            sql = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_activity_events_community'"
+            ).scalar_one()
+        else:
+            sql = conn.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_activity_events_community'"
+            ).scalar_one()
+    assert "community_id IS NOT NULL" in sql.replace("(", "").replace(")", "")

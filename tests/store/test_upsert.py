@@ -91,3 +91,31 @@ def test_a_batch_that_repeats_a_key_is_written_once_with_its_last_version(store_
     with store_engine.begin() as conn:
         upsert(conn, s.submissions, [sub, {**sub, "status": "returned"}], update=["status"])
         assert conn.execute(select(s.submissions.c.status)).scalar_one() == "returned"
+
+
+def test_upserted_rows_read_back_exactly_as_a_plain_sqlalchemy_insert_stores_them(store_engine):
+    # SQLite takes a compiled executemany path; its stored text must be what SQLAlchemy itself writes.
+    at = T0 + timedelta(microseconds=123456)
+    via_insert = {**event("teams:msg:plain", "a", target="b", at=at), "object_id": "thread-1", "run_id": None}
+    via_upsert = {**via_insert, "source_id": "teams:msg:upsert"}
+    assignment = {"assignment_id": "asg-1", "class_id": "class-1", "form_id": None, "status": "assigned"}
+    with store_engine.begin() as conn:
+        conn.execute(s.activity_events.insert(), [via_insert])
+        upsert(conn, s.activity_events, [via_upsert])
+        upsert(conn, s.assignments, [assignment], update=["status"])  # leaves out a column with a default
+        stored = {r.source_id: r._asdict() for r in conn.execute(select(s.activity_events))}
+        raw = conn.exec_driver_sql("SELECT source_id, occurred_at FROM activity_events ORDER BY source_id").all()
+        has_forms = conn.execute(select(s.assignments.c.has_forms_resource)).scalar_one()
+    plain, fast = stored.pop("teams:msg:plain"), stored.pop("teams:msg:upsert")
+    assert {**fast, "source_id": None} == {**plain, "source_id": None}
+    assert raw[0][1] == raw[1][1]  # byte-for-byte the same timestamp text (or value) in the database
+    assert has_forms is False
+
+
+def test_a_later_update_of_listed_columns_changes_only_those_columns(store_engine):
+    asg = {"assignment_id": "asg-1", "class_id": "class-1", "has_forms_resource": True, "form_id": "f1"}
+    with store_engine.begin() as conn:
+        assert upsert(conn, s.assignments, [{**asg, "status": "draft"}], update=["status"]) == 1
+        assert upsert(conn, s.assignments, [{**asg, "form_id": "f2", "status": "assigned"}], update=["status"]) == 1
+        row = conn.execute(select(s.assignments)).one()
+    assert (row.form_id, row.status, row.has_forms_resource) == ("f1", "assigned", True)
