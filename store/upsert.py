@@ -32,7 +32,11 @@ def upsert(
     keys = [c.name for c in table.primary_key.columns]
     # One statement may not touch a row twice (PostgreSQL refuses ON CONFLICT DO UPDATE on a repeat):
     # keep the last row per key, as a later write of the same key would.
-    rows = list({tuple(r[k] for k in keys): r for r in rows}.values())
+    if len(keys) == 1:
+        (key,) = keys
+        rows = list({r[key]: r for r in rows}.values())
+    else:
+        rows = list({tuple(r[k] for k in keys): r for r in rows}.values())
     if not rows:
         return 0
     update = tuple(update or ())

@@ -77,26 +77,18 @@ def _message(page: MessagePage, msg: dict, scope: Scope, person_key: PersonKey, 
     reply_to = msg.get("replyToId")
     thread = reply_to or msg_id
     actor = person_key(author)
-    where = {"class_id": scope.class_id, "community_id": scope.community_id}
+    cls, com, team = scope.class_id, scope.community_id, scope.team_id
+    events = page.events
+    # Records are built positionally (source_id, tool, kind, actor, at, class, community, target, object):
+    # this runs once per message, reply, mention and reaction.
     if reply_to:
         target = person_key(root_author) if root_author else None
-        page.events.append(
-            EventRecord(
-                f"teams:reply:{scope.team_id}:{msg_id}",
-                "teams",
-                "reply",
-                actor,
-                created,
-                target_key=target,
-                object_id=thread,
-                **where,
-            )
+        events.append(
+            EventRecord(f"teams:reply:{team}:{msg_id}", "teams", "reply", actor, created, cls, com, target, thread)
         )
     else:
-        page.events.append(
-            EventRecord(
-                f"teams:post:{scope.team_id}:{msg_id}", "teams", "post", actor, created, object_id=thread, **where
-            )
+        events.append(
+            EventRecord(f"teams:post:{team}:{msg_id}", "teams", "post", actor, created, cls, com, None, thread)
         )
     seen_mentions = set()
     for mention in msg.get("mentions") or ():
@@ -104,17 +96,10 @@ def _message(page: MessagePage, msg: dict, scope: Scope, person_key: PersonKey, 
         if mentioned is None or mentioned in seen_mentions:
             continue  # a channel or tag mention, or the same person twice in one message
         seen_mentions.add(mentioned)
-        page.events.append(
+        key = person_key(mentioned)  # the source id holds person keys, never a student's object id
+        events.append(
             EventRecord(
-                # the source id holds person keys, never a student's object id
-                f"teams:mention:{scope.team_id}:{msg_id}:{person_key(mentioned)}",
-                "teams",
-                "mention",
-                actor,
-                created,
-                target_key=person_key(mentioned),
-                object_id=thread,
-                **where,
+                f"teams:mention:{team}:{msg_id}:{key}", "teams", "mention", actor, created, cls, com, key, thread
             )
         )
     for reaction in msg.get("reactions") or ():
@@ -122,16 +107,11 @@ def _message(page: MessagePage, msg: dict, scope: Scope, person_key: PersonKey, 
         if reactor is None:
             continue
         kind = reaction.get("reactionType") or "like"
-        page.events.append(
+        key = person_key(reactor)
+        at = parse_time(reaction.get("createdDateTime")) or created
+        events.append(
             EventRecord(
-                f"teams:reaction:{scope.team_id}:{msg_id}:{person_key(reactor)}:{kind}",
-                "teams",
-                "reaction",
-                person_key(reactor),
-                parse_time(reaction.get("createdDateTime")) or created,
-                target_key=actor,
-                object_id=thread,
-                **where,
+                f"teams:reaction:{team}:{msg_id}:{key}:{kind}", "teams", "reaction", key, at, cls, com, actor, thread
             )
         )
     if scope.class_id:
