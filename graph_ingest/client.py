@@ -14,6 +14,7 @@ Choices made on purpose (graph.md §4):
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -77,7 +78,7 @@ def make_graph_client(
     auth = AzureIdentityAuthenticationProvider(credential, scopes=[GRAPH_SCOPE], allowed_hosts=[host])
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(timeout_s, connect=15.0),
-        verify=str(ca_bundle) if ca_bundle else True,
+        verify=ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else True,
         # Enough for the widest fan-out (16 channels or classes in flight); every idle pooled connection costs a
         # readiness check on each request, so a larger pool only burns CPU.
         limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
 import orjson
+from azure.core.exceptions import ClientAuthenticationError
+from azure.identity import CredentialUnavailableError
 from kiota_abstractions.method import Method
 from kiota_abstractions.native_response_handler import NativeResponseHandler
 from kiota_abstractions.request_adapter import RequestAdapter
@@ -27,7 +30,7 @@ from kiota_abstractions.request_information import RequestInformation
 from kiota_http.middleware.options.response_handler_option import ResponseHandlerOption
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from graph_ingest.errors import DelegatedTokenRequired, Fatal, Retriable, Skippable
+from graph_ingest.errors import DelegatedTokenRequired, Fatal, Retriable, SignInFailed, Skippable, sign_in_failed
 from graph_ingest.pacing import Pacer
 from graph_ingest.retry_after import parse_retry_after
 
@@ -133,6 +136,30 @@ def classify(status: int, headers: httpx.Headers, body: bytes, url: str, service
     )
 
 
+_AADSTS = re.compile(r"AADSTS(\d+):[^\r\n]*")  # Entra's first line; Trace ID etc. follow on the next
+_ENTRA_TOKEN_PATH = re.compile(r"/oauth2/(v2\.0/)?token$")
+
+
+def credential_failure(exc: ClientAuthenticationError) -> SignInFailed:
+    """Classify a credential's refusal to produce a token (azure-identity raises it from inside the request).
+
+    Entra's answers carry an AADSTS code; a managed identity endpoint (App Service, IMDS, Arc) answers in its own
+    words, and is recognised by the URL the credential called.
+    """
+    text = str(exc.message or exc)
+    request = getattr(getattr(exc, "response", None), "request", None)
+    path = httpx.URL(str(request.url)).path if request is not None else ""
+    managed = isinstance(exc, CredentialUnavailableError) or (
+        bool(path) and (path.startswith("/metadata/identity/") or not _ENTRA_TOKEN_PATH.search(path))
+    )
+    found = _AADSTS.search(text)
+    if found:
+        detail = found.group(0).strip().removesuffix("'")  # azure-identity quotes Entra's description
+        return sign_in_failed(detail, code=int(found.group(1)), managed_identity=managed)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    return sign_in_failed(first.removeprefix("(None) "), code=None, managed_identity=managed)
+
+
 class GraphFetcher:
     """GET JSON pages from Graph: paced, bounded in concurrency, retried, counted."""
 
@@ -204,6 +231,9 @@ class GraphFetcher:
                     except (httpx.TransportError, httpx.DecodingError) as exc:  # resets, truncated bodies
                         stats.statuses["connection"] += 1
                         raise Retriable(f"{type(exc).__name__} talking to Graph") from exc
+                    except ClientAuthenticationError as exc:  # the credential got no token: nothing was sent
+                        stats.statuses["sign_in"] += 1
+                        raise credential_failure(exc) from exc
                 stats.statuses[resp.status_code] += 1
                 if resp.status_code == 429:
                     stats.throttled += 1

@@ -201,6 +201,7 @@ class Ingest:
         pli_roster: list[PliRosterRow],
         options: IngestOptions,
         delegated_fetcher: GraphFetcher | None = None,
+        delegated_refusal: DelegatedTokenRequired | None = None,
         delegated_client=None,
         progress: Progressor | None = None,
     ):
@@ -211,6 +212,7 @@ class Ingest:
         self.pli = pli_roster
         self.opt = options
         self.delegated_fetcher = delegated_fetcher
+        self.delegated_refusal = delegated_refusal  # why no delegated client could be made, if one was wanted
         self.delegated_client = delegated_client
         self.progress = progress or Progressor(False)
         self.run_id: int | None = None
@@ -627,6 +629,8 @@ class Ingest:
         if "onenote" not in self.sweeps:
             self.outcomes[src].message = "up to date: class notebooks are swept in full at most every sweep interval"
             return
+        if self.delegated_fetcher is None and self.delegated_refusal is not None:
+            raise self.delegated_refusal
         fetcher = self.delegated_fetcher or self.fetcher
         client = self.delegated_client or self.client
         stats = fetcher.stats_for(src)

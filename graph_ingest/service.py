@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from graph_ingest.client import make_graph_client
+from graph_ingest.errors import ManagedIdentityCannotActForTeachers
 from graph_ingest.fetch import GraphFetcher
 from graph_ingest.gc_pause import fewer_gc_passes
 from graph_ingest.pacing import Limit, Pacer, PacingConfig
@@ -27,6 +28,11 @@ class DelegatedGrant:
 
 
 def delegated_credential(settings: Settings, grant: DelegatedGrant, ca_bundle: Path | None):
+    """The on-behalf-of exchange, signed the same way as the app's own sign-in (secret or certificate).
+
+    A managed identity holds no secret the exchange could use, so with one no delegated client is made and
+    OneNote is reported as skipped, with what to change.
+    """
     from azure.identity.aio import OnBehalfOfCredential
 
     extra: dict = {}
@@ -34,9 +40,12 @@ def delegated_credential(settings: Settings, grant: DelegatedGrant, ca_bundle: P
         extra.update(authority=settings.graph_authority, disable_instance_discovery=True)
     if ca_bundle is not None:
         extra["connection_verify"] = str(ca_bundle)
-    secret = settings.graph_client_secret.get_secret_value() if settings.graph_client_secret else ""
+    if settings.graph_credentials == "certificate":
+        extra["client_certificate"] = Path(settings.graph_certificate_path).read_bytes()
+    else:
+        extra["client_secret"] = settings.graph_client_secret.get_secret_value() if settings.graph_client_secret else ""
     return OnBehalfOfCredential(
-        settings.tenant_id, settings.graph_client_id, client_secret=secret, user_assertion=grant.user_assertion, **extra
+        settings.tenant_id, settings.graph_client_id, user_assertion=grant.user_assertion, **extra
     )
 
 
@@ -53,8 +62,10 @@ async def run_ingest(
     pacing = pacing or PacingConfig()
     roster_rows = read_pli_roster_csv(settings.roster_file) if settings.roster_file else []
     conn = make_graph_client(settings, ca_bundle=ca_bundle)
-    delegated = None
-    if grant is not None:
+    delegated, refusal = None, None
+    if grant is not None and settings.graph_credentials == "managed_identity":
+        refusal = ManagedIdentityCannotActForTeachers()
+    elif grant is not None:
         delegated = make_graph_client(settings, credential=delegated_credential(settings, grant, ca_bundle))
     try:
         ingest = Ingest(
@@ -66,6 +77,7 @@ async def run_ingest(
             options=options,
             delegated_fetcher=GraphFetcher(delegated.adapter, Pacer(pacing), concurrency=5) if delegated else None,
             delegated_client=delegated.client if delegated else None,
+            delegated_refusal=refusal,
             progress=progress,
         )
         with fewer_gc_passes():

@@ -12,6 +12,19 @@ Grants on ``POST /{tenant}/oauth2/v2.0/token``:
   ``urn:ietf:params:oauth:grant-type:jwt-bearer`` grant (``assertion`` = a user token minted by
   ``TenantIdentity.mint_user_assertion``, as a bot's SSO token would be): delegated token with ``scp``.
 
+Where a grant authenticates the client (``client_credentials``, on-behalf-of), a certificate may stand in for the
+secret, as Entra's ``private_key_jwt``: ``client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer``
+and a ``client_assertion`` JWT whose ``x5t#S256`` (or legacy ``x5t``) names a certificate registered on the app
+(``AppRegistration.certificates``), signed PS256 or RS256 with its key, ``aud`` = the token endpoint the request went
+to, ``iss`` = ``sub`` = client id, ``exp``/``nbf`` current, ``jti`` present. Failures carry Entra's AADSTS codes.
+The real azure-identity ``CertificateCredential`` passes: the async one signs PS256 with ``x5t#S256`` (its own code,
+with padded base64url), the sync one goes through MSAL, which signs RS256 with ``x5t`` when given a thumbprint.
+
+A managed identity (an app registration without a secret) gets tokens from ``GET /msi/token``, the App Service
+protocol azure-identity's ``ManagedIdentityCredential`` speaks when ``IDENTITY_ENDPOINT`` and ``IDENTITY_HEADER`` are
+set: ``api-version=2019-08-01``, ``resource``, optional ``client_id`` (user-assigned), header ``X-IDENTITY-HEADER``;
+the answer is ``{access_token, expires_on, resource, token_type, client_id}`` with ``expires_on`` in epoch seconds.
+
 Using the real azure-identity against it (verified by tests/simulator/test_identity.py)::
 
     ClientSecretCredential(tenant_id, client_id, client_secret,
@@ -34,21 +47,29 @@ from __future__ import annotations
 
 import base64
 import binascii
+import secrets
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from jwt.exceptions import InvalidSubjectError
 
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_ALGORITHMS = ("PS256", "RS256")
+ASSERTION_CLOCK_SKEW = 300  # seconds of clock difference Entra tolerates on a client assertion
+MSI_API_VERSION = "2019-08-01"
 TOKEN_LIFETIME = 3599
 REFRESH_LIFETIME = 90 * 24 * 3600
 
@@ -81,6 +102,20 @@ class AppRegistration:
     client_secret: str
     roles: tuple[str, ...] = DEFAULT_APP_ROLES  # admin-consented application permissions
     delegated_scopes: tuple[str, ...] = DEFAULT_DELEGATED_SCOPES  # consented delegated permissions
+    certificates: tuple[bytes, ...] = ()  # PEM public certificates uploaded under "Certificates & secrets"
+
+
+@dataclass(frozen=True, slots=True)
+class AppCertificate:
+    """A certificate and its private key, as an admin would make one to register on the app."""
+
+    cert_pem: bytes  # what gets registered (public)
+    key_pem: bytes
+
+    @property
+    def pem_with_key(self) -> bytes:
+        """One PEM holding both, the form azure-identity's ``CertificateCredential(certificate_path=...)`` reads."""
+        return self.cert_pem + self.key_pem
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +168,73 @@ class TokenError(Exception):
         }
 
 
+class ManagedIdentityError(Exception):
+    """A refusal from the App Service managed identity endpoint, in its ``{statusCode, message}`` shape."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+    def body(self) -> dict[str, object]:
+        return {"statusCode": self.status, "message": self.message, "correlationId": str(uuid.uuid4())}
+
+
 def demo_app(tenant_id: str) -> AppRegistration:
     """The demo app registration; deterministic per tenant so demos and docs can quote it."""
     client_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"pli-pulse-simulator/{tenant_id}/app"))
     secret = "sim~" + uuid.uuid5(uuid.NAMESPACE_URL, f"pli-pulse-simulator/{tenant_id}/secret").hex
     return AppRegistration(client_id=client_id, client_secret=secret)
+
+
+def demo_managed_identity(tenant_id: str) -> AppRegistration:
+    """The host's managed identity: an app without a secret, deterministic per tenant, with the app's roles."""
+    client_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"pli-pulse-simulator/{tenant_id}/managed-identity"))
+    return AppRegistration(client_id=client_id, client_secret="")
+
+
+def make_app_certificate(
+    common_name: str = "PLI Pulse Graph ingest", *, valid_for: timedelta = timedelta(days=1)
+) -> AppCertificate:
+    """A self-signed RSA 2048 certificate, the kind an admin uploads for certificate sign-in (short-lived here)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + valid_for)
+        .sign(key, hashes.SHA256())
+    )
+    return AppCertificate(
+        cert.public_bytes(serialization.Encoding.PEM),
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    )
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _certificate_index(pems: tuple[bytes, ...]) -> dict[tuple[str, str], x509.Certificate]:
+    """Registered certificates by how an assertion header names them: ("x5t", sha1) and ("x5t#S256", sha256)."""
+    index: dict[tuple[str, str], x509.Certificate] = {}
+    for pem in pems:
+        for cert in x509.load_pem_x509_certificates(pem):
+            index["x5t", _b64url(cert.fingerprint(hashes.SHA1()))] = cert  # x5t is SHA-1 by definition
+            index["x5t#S256", _b64url(cert.fingerprint(hashes.SHA256()))] = cert
+    return index
+
+
+def _thumbprint_hex(value: str) -> str:
+    """Entra quotes the thumbprint the client used in hex, as the portal shows it."""
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex().upper()
+    except (binascii.Error, ValueError):
+        return value
 
 
 class TenantIdentity:
@@ -151,10 +248,16 @@ class TenantIdentity:
         *,
         user_password: str = "pli-sim-password",
         wall_clock: Callable[[], float] = time.time,
+        managed_identity: AppRegistration | None = None,
+        msi_header: str | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.app = app
         self.user_password = user_password
+        self.managed_identity = managed_identity or demo_managed_identity(tenant_id)
+        # What App Service puts in IDENTITY_HEADER: a per-host secret that keeps other local processes out.
+        self.msi_header = msi_header or secrets.token_urlsafe(24)
+        self._certificates = _certificate_index(app.certificates)
         self._users_by_upn = {u.upn.lower(): u for u in users.values()}
         self._users_by_id = dict(users)
         self._time = wall_clock
@@ -165,9 +268,14 @@ class TenantIdentity:
         self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     # ----- minting -----------------------------------------------------------------------------------------------
-    def mint_app_token(self, roles: tuple[str, ...] | None = None, *, client_id: str | None = None) -> str:
+    def mint_app_token(
+        self, roles: tuple[str, ...] | None = None, *, client_id: str | None = None, appidacr: str = "1"
+    ) -> str:
+        """``appidacr`` says how the app proved itself, as in Entra: "1" a secret, "2" a certificate or managed
+        identity."""
         app_id = client_id or self.app.client_id
         claims = self._base_claims(app_id)
+        claims["appidacr"] = appidacr
         claims.update(
             oid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"sp/{app_id}")),
             sub=str(uuid.uuid5(uuid.NAMESPACE_URL, f"sp/{app_id}")),
@@ -284,7 +392,10 @@ class TenantIdentity:
         return principal
 
     # ----- token endpoint ----------------------------------------------------------------------------------------
-    def grant(self, form: Mapping[str, str], basic_auth: str | None = None) -> dict[str, object]:
+    def grant(
+        self, form: Mapping[str, str], basic_auth: str | None = None, *, token_url: str = ""
+    ) -> dict[str, object]:
+        """``token_url`` is the URL the request was sent to: a client assertion must name it as its audience."""
         client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
         if basic_auth:
             client_id, client_secret = _basic(basic_auth)
@@ -298,9 +409,9 @@ class TenantIdentity:
                 "Use the client_id printed by `pli-pulse simulate serve`.",
             )
         if grant_type == "client_credentials":
-            self._check_secret(client_secret)
+            appidacr = self._authenticate_client(form, client_secret, token_url)
             resource = _default_scope_resource(form.get("scope", ""))
-            return self._token_response(self.mint_app_token(), scope=f"{resource}/.default")
+            return self._token_response(self.mint_app_token(appidacr=appidacr), scope=f"{resource}/.default")
         if grant_type == "password":
             user = self._users_by_upn.get(form.get("username", "").lower())
             if user is None or form.get("password") != self.user_password:
@@ -323,7 +434,7 @@ class TenantIdentity:
             )
             return self._delegated_response(user, scopes)
         if grant_type == JWT_BEARER:
-            self._check_secret(client_secret)
+            self._authenticate_client(form, client_secret, token_url)
             if form.get("requested_token_use") != "on_behalf_of":
                 raise TokenError(
                     400, "invalid_request", 900144, "The request body must contain 'requested_token_use=on_behalf_of'."
@@ -378,9 +489,150 @@ class TenantIdentity:
             "msgraph_host": "graph.microsoft.com",
         }
 
+    def managed_identity_token(self, query: Mapping[str, str], identity_header: str | None) -> dict[str, object]:
+        """The App Service managed identity endpoint: an app-only token for the host's identity."""
+        if not identity_header or not secrets.compare_digest(identity_header, self.msi_header):
+            raise ManagedIdentityError(
+                401,
+                "The X-IDENTITY-HEADER header is missing or does not match. Send the value of the IDENTITY_HEADER "
+                "environment variable this host was given (it changes when the host restarts).",
+            )
+        if query.get("api-version") != MSI_API_VERSION:
+            raise ManagedIdentityError(
+                400,
+                f"api-version '{query.get('api-version', '')}' is not supported. Use api-version={MSI_API_VERSION}.",
+            )
+        identity = self.managed_identity
+        asked_for = query.get("client_id") or query.get("clientid")
+        if asked_for and asked_for != identity.client_id:
+            raise ManagedIdentityError(
+                400,
+                f"Unable to load the proper Managed Identity. No identity with client_id '{asked_for}' is assigned "
+                f"to this host; the assigned identity is '{identity.client_id}'.",
+            )
+        if query.get("object_id") or query.get("principal_id") or query.get("mi_res_id"):
+            raise ManagedIdentityError(
+                400, "Unable to load the proper Managed Identity. Name the identity by client_id on this host."
+            )
+        resource = query.get("resource", "")
+        if not resource:
+            raise ManagedIdentityError(
+                400, "The 'resource' query parameter is required, e.g. resource=" + GRAPH_RESOURCE
+            )
+        try:
+            _default_scope_resource(resource.rstrip("/") + "/.default")
+        except TokenError as exc:
+            raise ManagedIdentityError(400, f"AADSTS{exc.aadsts}: {exc.description}") from exc
+        token = self.mint_app_token(identity.roles, client_id=identity.client_id, appidacr="2")
+        return {
+            "access_token": token,
+            "expires_on": str(int(self._time()) + TOKEN_LIFETIME),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": identity.client_id,
+        }
+
     # ----- internals ---------------------------------------------------------------------------------------------
+    def _authenticate_client(self, form: Mapping[str, str], secret: str, token_url: str) -> str:
+        """Check the client's secret or certificate assertion; returns ``appidacr`` for the token it earns."""
+        assertion = form.get("client_assertion", "")
+        if not assertion:
+            self._check_secret(secret)
+            return "1"
+        if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
+            raise TokenError(
+                400,
+                "invalid_request",
+                7000216,
+                f"'client_assertion_type' must be '{CLIENT_ASSERTION_TYPE}' when a client_assertion is sent.",
+            )
+        self._check_client_assertion(assertion, token_url)
+        return "2"
+
+    def _check_client_assertion(self, assertion: str, token_url: str) -> None:
+        """Validate a certificate-signed client assertion the way Entra does (private_key_jwt)."""
+        client_id = self.app.client_id
+        try:
+            header = jwt.get_unverified_header(assertion)
+        except jwt.InvalidTokenError as exc:
+            raise _assertion_error(50027, f"JWT token is invalid or malformed: {exc}.") from exc
+        named = [(kind, str(header[kind]).rstrip("=")) for kind in ("x5t#S256", "x5t") if header.get(kind)]
+        if not named:
+            raise _assertion_error(
+                700027,
+                "Client assertion contains an invalid signature. [Reason - The assertion header names no "
+                "certificate.] Put the base64url SHA-256 thumbprint of the signing certificate in 'x5t#S256'.",
+            )
+        cert = next((self._certificates[k] for k in named if k in self._certificates), None)
+        thumbprint = _thumbprint_hex(named[0][1])
+        if cert is None:
+            raise _assertion_error(
+                700027,
+                "The certificate with identifier used to sign the client assertion is not registered on application. "
+                f"[Reason - The key was not found., Thumbprint of key used by client: '{thumbprint}'] Upload this "
+                f"certificate's public key under Certificates & secrets of app '{client_id}', or sign with a "
+                "certificate that is registered there.",
+            )
+        now = datetime.fromtimestamp(self._time(), UTC)
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise _assertion_error(
+                700027,
+                "Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of "
+                f"key used by client: '{thumbprint}', valid {cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ} to "
+                f"{cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}] Create a new certificate, upload it to app "
+                f"'{client_id}' and sign with it.",
+            )
+        try:
+            jwt.decode(
+                assertion,
+                cert.public_key(),
+                algorithms=list(ASSERTION_ALGORITHMS),
+                audience=token_url,
+                issuer=client_id,
+                subject=client_id,
+                options={"require": ["aud", "iss", "sub", "exp", "jti"]},
+                leeway=ASSERTION_CLOCK_SKEW,
+            )
+        except jwt.InvalidSignatureError as exc:
+            raise _assertion_error(
+                700027,
+                "Client assertion failed signature validation. [Reason - The signature does not verify with the key "
+                f"of certificate '{thumbprint}'.] Sign with the private key that belongs to the registered "
+                "certificate.",
+            ) from exc
+        except (jwt.ExpiredSignatureError, jwt.ImmatureSignatureError) as exc:
+            raise _assertion_error(
+                700024,
+                f"Client assertion is not within its valid time range. Current time: {now:%Y-%m-%dT%H:%M:%SZ} "
+                f"({exc}). Check the signing machine's clock and create a fresh assertion for each request.",
+            ) from exc
+        except jwt.InvalidAudienceError as exc:
+            raise _assertion_error(
+                700023,
+                f"Client assertion audience claim does not match Realm issuer. Set 'aud' to the token endpoint the "
+                f"assertion is sent to: {token_url}.",
+            ) from exc
+        except (jwt.InvalidIssuerError, InvalidSubjectError) as exc:
+            raise _assertion_error(
+                700021,
+                f"Client assertion application identifier doesn't match 'client_id' parameter. Set both 'iss' and "
+                f"'sub' to '{client_id}'.",
+            ) from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise _assertion_error(
+                50027, f"Invalid JWT token. The client assertion has no '{exc.claim}' claim; add it."
+            ) from exc
+        except jwt.InvalidAlgorithmError as exc:
+            raise _assertion_error(
+                50027,
+                f"Invalid JWT token. '{header.get('alg')}' is not a supported signature algorithm for a client "
+                f"assertion; sign with {' or '.join(ASSERTION_ALGORITHMS)}.",
+            ) from exc
+        except jwt.PyJWTError as exc:
+            raise _assertion_error(50027, f"Invalid JWT token: {type(exc).__name__}: {exc}.") from exc
+
     def _check_secret(self, secret: str) -> None:
-        if secret != self.app.client_secret:
+        if not secret or secret != self.app.client_secret:
             raise TokenError(
                 401,
                 "invalid_client",
@@ -450,7 +702,7 @@ class TenantIdentity:
             "nbf": now,
             "exp": now + TOKEN_LIFETIME,
             "appid": app_id,
-            "appidacr": "1",
+            "appidacr": "1",  # a secret; app tokens proved otherwise override it
             "tid": self.tenant_id,
             "uti": base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="),
             "ver": "1.0",
@@ -458,6 +710,10 @@ class TenantIdentity:
 
     def _sign(self, claims: dict[str, object]) -> str:
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid, "x5t": self.kid})
+
+
+def _assertion_error(aadsts: int, description: str) -> TokenError:
+    return TokenError(401, "invalid_client", aadsts, description)
 
 
 def _basic(header: str) -> tuple[str, str]:
@@ -516,10 +772,19 @@ async def token_endpoint(request: web.Request) -> web.Response:
     form = await request.post()
     fields = {k: str(v) for k, v in form.items()}
     try:
-        body = identity.grant(fields, request.headers.get("Authorization"))
+        body = identity.grant(fields, request.headers.get("Authorization"), token_url=_base(request) + request.path)
     except TokenError as exc:
         return web.json_response(exc.body(), status=exc.status)
     return web.json_response(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+async def msi_token(request: web.Request) -> web.Response:
+    """App Service's managed identity endpoint (what ``IDENTITY_ENDPOINT`` points at on a real host)."""
+    try:
+        body = request.app[IDENTITY].managed_identity_token(request.query, request.headers.get("X-IDENTITY-HEADER"))
+    except ManagedIdentityError as exc:
+        return web.json_response(exc.body(), status=exc.status)
+    return web.json_response(body)
 
 
 async def openid_configuration(request: web.Request) -> web.Response:
@@ -554,4 +819,5 @@ def identity_routes() -> list[web.RouteDef]:
         web.get("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration),
         web.get("/{tenant}/discovery/v2.0/keys", jwks),
         web.get("/common/discovery/instance", instance_discovery),
+        web.get("/msi/token", msi_token),
     ]

@@ -5,6 +5,10 @@ throwaway local CA for the login endpoints (azure-identity/MSAL require an https
 
 Admin (no auth, loopback only): ``POST /_sim/clock {"now": "<ISO instant>"}`` moves simulated time forward,
 ``GET /_sim/clock`` reads it, ``GET /_sim/stats`` returns request/429/failure counts per route.
+
+Managed identity: ``GET {msi_endpoint}`` speaks App Service's protocol; a process that sets
+``IDENTITY_ENDPOINT=msi_endpoint`` and ``IDENTITY_HEADER=msi_header`` gets tokens from azure-identity's
+``ManagedIdentityCredential(client_id=msi_client_id)`` exactly as it would on an App Service host.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from simulator.graph_server import (
     _default_community_activity,
     create_app,
 )
-from simulator.identity import AppRegistration, DirectoryUser, TenantIdentity, demo_app
+from simulator.identity import AppRegistration, DirectoryUser, TenantIdentity, demo_app, demo_managed_identity
 from simulator.model import District
 from simulator.throttle import Faults, ThrottleConfig, Throttler
 from simulator.tls import make_local_tls
@@ -57,6 +61,9 @@ class TenantHandle:
     client_secret: str
     user_password: str  # password of every simulated user for the delegated (ROPC) grant
     ca_file: Path  # trust this to talk to the https listener
+    msi_endpoint: str  # http://127.0.0.1:<port>/msi/token  (IDENTITY_ENDPOINT of an App Service host)
+    msi_header: str  # IDENTITY_HEADER: the secret the endpoint wants in X-IDENTITY-HEADER
+    msi_client_id: str  # the managed identity's client id (user-assigned: pass it as client_id)
     tenant: GraphTenant  # live state: clock, throttler counters, identity (tests and benchmarks)
     _runner: web.AppRunner = field(repr=False)
     _tmpdir: Path | None = field(repr=False, default=None)
@@ -81,6 +88,9 @@ class TenantHandle:
             "client_secret": self.client_secret,
             "user_password": self.user_password,
             "ca_file": str(self.ca_file),
+            "msi_endpoint": self.msi_endpoint,
+            "msi_header": self.msi_header,
+            "msi_client_id": self.msi_client_id,
             "admin_url": self.admin_url,
             "connector_url": connector_url,
         }
@@ -104,6 +114,7 @@ async def start_tenant(
     community_activity: CommunityActivityFn | None = None,
     activity_cache_size: int = 64,
     app: AppRegistration | None = None,
+    managed_identity: AppRegistration | None = None,
     state_dir: Path | None = None,
 ) -> TenantHandle:
     """Serve ``district`` on 127.0.0.1; ``port=0`` picks free ports. Call ``await handle.stop()`` when done."""
@@ -113,7 +124,12 @@ async def start_tenant(
     tls = make_local_tls(state_dir)
     registration = app or demo_app(district.tenant_id)
     users = {p.id: DirectoryUser(p.id, p.upn, p.display_name) for p in district.people.values()}
-    identity = TenantIdentity(district.tenant_id, registration, users)
+    identity = TenantIdentity(
+        district.tenant_id,
+        registration,
+        users,
+        managed_identity=managed_identity or demo_managed_identity(district.tenant_id),
+    )
     config = GraphConfig(
         district=district,
         identity=identity,
@@ -145,6 +161,9 @@ async def start_tenant(
         client_secret=registration.client_secret,
         user_password=identity.user_password,
         ca_file=tls.ca_file,
+        msi_endpoint=f"{http_base}/msi/token",
+        msi_header=identity.msi_header,
+        msi_client_id=identity.managed_identity.client_id,
         tenant=runner.app[TENANT],
         _runner=runner,
         _tmpdir=tmpdir,

@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import time
+import uuid
+from datetime import timedelta
 
+import aiohttp
 import jwt
 import msal
 import pytest
 import requests
-from azure.identity import ClientSecretCredential
+from azure.core.exceptions import ClientAuthenticationError
+from azure.identity import CertificateCredential, ClientSecretCredential, ManagedIdentityCredential
+from azure.identity.aio import CertificateCredential as AsyncCertificateCredential
 from azure.identity.aio import ClientSecretCredential as AsyncClientSecretCredential
+from azure.identity.aio import ManagedIdentityCredential as AsyncManagedIdentityCredential
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
 from msgraph import GraphRequestAdapter, GraphServiceClient
 
-from simulator.identity import GRAPH_RESOURCE, AuthError, TenantIdentity, demo_app
-from tests.simulator.conftest import ANA, K1, T1, fetch_token, get_json, tls_context
+from simulator.identity import (
+    CLIENT_ASSERTION_TYPE,
+    GRAPH_RESOURCE,
+    AppCertificate,
+    AuthError,
+    TenantIdentity,
+    demo_app,
+    make_app_certificate,
+)
+from tests.simulator.conftest import ANA, K1, T1, TENANT_ID, fetch_token, get_json, tls_context
 
 GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
 
@@ -224,3 +242,250 @@ async def test_raw_msal_can_use_the_served_instance_discovery_endpoint(tenant):
     result = await asyncio.to_thread(acquire)
     assert "access_token" in result, result
     assert _claims(result["access_token"])["roles"]
+
+
+# ----- certificate credentials (client assertions) and managed identity ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def registered() -> AppCertificate:
+    return make_app_certificate("registered")
+
+
+@pytest.fixture(scope="module")
+def stranger() -> AppCertificate:
+    return make_app_certificate("never uploaded")
+
+
+@pytest.fixture
+async def cert_tenant(make_tenant, registered):
+    return await make_tenant(app=dataclasses.replace(demo_app(TENANT_ID), certificates=(registered.cert_pem,)))
+
+
+def _pem_file(tmp_path, cert: AppCertificate, name: str = "graph.pem") -> str:
+    path = tmp_path / name
+    path.write_bytes(cert.pem_with_key)
+    return str(path)
+
+
+def _login(tenant) -> dict:
+    return {"authority": tenant.authority, "disable_instance_discovery": True, "connection_verify": str(tenant.ca_file)}
+
+
+def _assertion(cert: AppCertificate, tenant, *, headers: dict | None = None, alg: str = "PS256", **claims) -> str:
+    """A client assertion built by hand with PyJWT, defaulting to what Entra accepts; ``claims`` override."""
+    x509_cert = x509.load_pem_x509_certificate(cert.cert_pem)
+    thumbprint = base64.urlsafe_b64encode(x509_cert.fingerprint(hashes.SHA256())).decode().rstrip("=")
+    now = int(time.time())
+    payload = {
+        "aud": tenant.token_url,
+        "iss": tenant.client_id,
+        "sub": tenant.client_id,
+        "jti": str(uuid.uuid4()),
+        "nbf": now,
+        "iat": now,
+        "exp": now + 600,
+    }
+    payload.update(claims)
+    payload = {k: v for k, v in payload.items() if v is not None}
+    key = serialization.load_pem_private_key(cert.key_pem, password=None)
+    return jwt.encode(payload, key, algorithm=alg, headers=headers or {"x5t#S256": thumbprint})
+
+
+def _assertion_form(tenant, assertion: str) -> dict[str, str]:
+    return {
+        "grant_type": "client_credentials",
+        "client_id": tenant.client_id,
+        "client_assertion_type": CLIENT_ASSERTION_TYPE,
+        "client_assertion": assertion,
+        "scope": GRAPH_DEFAULT,
+    }
+
+
+async def test_real_async_certificate_credential_gets_a_graph_token_with_a_registered_certificate(
+    cert_tenant, registered, tmp_path
+):
+    """azure.identity.aio signs PS256 with x5t#S256 itself (the product's path)."""
+    credential = AsyncCertificateCredential(
+        cert_tenant.tenant_id,
+        cert_tenant.client_id,
+        certificate_path=_pem_file(tmp_path, registered),
+        **_login(cert_tenant),
+    )
+    try:
+        token = await credential.get_token(GRAPH_DEFAULT)
+    finally:
+        await credential.close()
+    claims = _claims(token.token)
+    assert claims["appid"] == cert_tenant.client_id and claims["appidacr"] == "2"  # "2": proved by certificate
+    principal = cert_tenant.identity.principal_from_header(f"Bearer {token.token}")
+    assert principal.app_only and "EduRoster.Read.All" in principal.roles
+
+
+async def test_real_msal_backed_certificate_credential_gets_a_graph_token_with_a_registered_certificate(
+    cert_tenant, registered, tmp_path
+):
+    """The sync credential goes through MSAL, which signs RS256 with the SHA-1 ``x5t`` when given a thumbprint."""
+    path = _pem_file(tmp_path, registered)
+
+    def sync_token():
+        credential = CertificateCredential(
+            cert_tenant.tenant_id, cert_tenant.client_id, certificate_path=path, **_login(cert_tenant)
+        )
+        return credential.get_token(GRAPH_DEFAULT)
+
+    token = await asyncio.to_thread(sync_token)
+    assert _claims(token.token)["appidacr"] == "2"
+    assert cert_tenant.identity.principal_from_header(f"Bearer {token.token}").app_only
+
+
+async def test_a_certificate_that_is_not_registered_is_refused_with_aadsts_700027(cert_tenant, stranger, tmp_path):
+    credential = AsyncCertificateCredential(
+        cert_tenant.tenant_id,
+        cert_tenant.client_id,
+        certificate_path=_pem_file(tmp_path, stranger),
+        **_login(cert_tenant),
+    )
+    try:
+        with pytest.raises(ClientAuthenticationError, match="AADSTS700027") as err:
+            await credential.get_token(GRAPH_DEFAULT)
+    finally:
+        await credential.close()
+    assert "not registered on application" in str(err.value) and "Certificates & secrets" in str(err.value)
+    status, body = await fetch_token(cert_tenant, _assertion_form(cert_tenant, _assertion(stranger, cert_tenant)))
+    assert (status, body["error"], body["error_codes"]) == (401, "invalid_client", [700027])
+
+
+async def test_an_expired_assertion_is_refused_with_aadsts_700024(cert_tenant, registered):
+    hour_ago = int(time.time()) - 3600
+    expired = _assertion(registered, cert_tenant, nbf=hour_ago - 600, iat=hour_ago - 600, exp=hour_ago)
+    status, body = await fetch_token(cert_tenant, _assertion_form(cert_tenant, expired))
+    assert (status, body["error"], body["error_codes"]) == (401, "invalid_client", [700024])
+    assert "valid time range" in body["error_description"] and "clock" in body["error_description"]
+
+
+async def test_an_assertion_for_another_audience_is_refused_with_aadsts_700023(cert_tenant, registered):
+    elsewhere = f"https://login.microsoftonline.com/{cert_tenant.tenant_id}/oauth2/v2.0/token"
+    status, body = await fetch_token(
+        cert_tenant, _assertion_form(cert_tenant, _assertion(registered, cert_tenant, aud=elsewhere))
+    )
+    assert (status, body["error"], body["error_codes"]) == (401, "invalid_client", [700023])
+    assert cert_tenant.token_url in body["error_description"]  # says which audience to use
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("signed with another key", 700027),
+        ("issuer is not the client", 700021),
+        ("subject is not the client", 700021),
+        ("no jti", 50027),
+        ("HS256", 50027),
+        ("no thumbprint header", 700027),
+        ("sent without its assertion type", 7000216),
+    ],
+)
+async def test_a_forged_or_malformed_assertion_is_refused_with_its_aadsts_code(
+    cert_tenant, registered, stranger, case, code
+):
+    names_registered = {"x5t#S256": jwt.get_unverified_header(_assertion(registered, cert_tenant))["x5t#S256"]}
+    if case == "signed with another key":
+        assertion = _assertion(stranger, cert_tenant, headers=names_registered)  # names the registered certificate
+    elif case == "issuer is not the client":
+        assertion = _assertion(registered, cert_tenant, iss="someone-else")
+    elif case == "subject is not the client":
+        assertion = _assertion(registered, cert_tenant, sub="someone-else")
+    elif case == "no jti":
+        assertion = _assertion(registered, cert_tenant, jti=None)
+    elif case == "HS256":
+        claims = _claims(_assertion(registered, cert_tenant))
+        assertion = jwt.encode(
+            claims, "a-shared-secret-that-is-at-least-32-bytes", algorithm="HS256", headers=names_registered
+        )
+    elif case == "no thumbprint header":
+        assertion = _assertion(registered, cert_tenant, headers={"kid": "k"})
+    else:
+        assertion = _assertion(registered, cert_tenant)
+    form = _assertion_form(cert_tenant, assertion)
+    if case == "sent without its assertion type":
+        del form["client_assertion_type"]
+    status, body = await fetch_token(cert_tenant, form)
+    assert status in (400, 401) and body["error_codes"] == [code], body
+    assert "access_token" not in body
+
+
+async def test_a_registered_certificate_past_its_end_date_is_refused(make_tenant, tmp_path):
+    lapsed = make_app_certificate("lapsed", valid_for=-timedelta(minutes=1))
+    tenant = await make_tenant(app=dataclasses.replace(demo_app(TENANT_ID), certificates=(lapsed.cert_pem,)))
+    status, body = await fetch_token(tenant, _assertion_form(tenant, _assertion(lapsed, tenant)))
+    assert (status, body["error_codes"]) == (401, [700027])
+    assert "expired" in body["error_description"]
+
+
+async def test_on_behalf_of_accepts_a_certificate_assertion_in_place_of_the_secret(cert_tenant, registered):
+    form = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "client_id": cert_tenant.client_id,
+        "client_assertion_type": CLIENT_ASSERTION_TYPE,
+        "client_assertion": _assertion(registered, cert_tenant),
+        "assertion": cert_tenant.identity.mint_user_assertion(ANA),
+        "requested_token_use": "on_behalf_of",
+        "scope": "https://graph.microsoft.com/Notes.Read.All",
+    }
+    status, body = await fetch_token(cert_tenant, form)
+    assert status == 200, body
+    assert _claims(body["access_token"])["oid"] == ANA
+    status, body = await fetch_token(
+        cert_tenant, {**form, "client_assertion": _assertion(registered, cert_tenant, exp=1)}
+    )
+    assert (status, body["error_codes"]) == (401, [700024])
+
+
+async def test_real_managed_identity_credential_gets_a_token_through_the_app_service_endpoint(tenant, monkeypatch):
+    monkeypatch.setenv("IDENTITY_ENDPOINT", tenant.msi_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", tenant.msi_header)
+    for client_id in (tenant.msi_client_id, None):  # user-assigned by client id, and the host's (system) identity
+        credential = AsyncManagedIdentityCredential(client_id=client_id)
+        try:
+            token = await credential.get_token(GRAPH_DEFAULT)
+        finally:
+            await credential.close()
+        claims = _claims(token.token)
+        assert claims["appid"] == tenant.msi_client_id != tenant.client_id and claims["appidacr"] == "2"
+        assert token.expires_on > time.time() + 3000
+        status, body, _ = await get_json(tenant, f"/education/classes/{K1}", token.token)  # Graph accepts it
+        assert status == 200 and body["displayName"] == "Biology 9 P1"
+
+
+async def test_the_msal_backed_managed_identity_credential_reads_the_same_endpoint(tenant, monkeypatch):
+    monkeypatch.setenv("IDENTITY_ENDPOINT", tenant.msi_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", tenant.msi_header)
+    token = await asyncio.to_thread(
+        lambda: ManagedIdentityCredential(client_id=tenant.msi_client_id).get_token(GRAPH_DEFAULT)
+    )
+    assert tenant.identity.principal_from_header(f"Bearer {token.token}").app_only
+
+
+async def test_a_wrong_or_missing_identity_header_is_refused(tenant, monkeypatch):
+    monkeypatch.setenv("IDENTITY_ENDPOINT", tenant.msi_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", "a-header-from-before-the-host-restarted")
+    credential = AsyncManagedIdentityCredential(client_id=tenant.msi_client_id)
+    try:
+        with pytest.raises(ClientAuthenticationError, match="X-IDENTITY-HEADER"):
+            await credential.get_token(GRAPH_DEFAULT)
+    finally:
+        await credential.close()
+    query = f"?api-version=2019-08-01&resource={GRAPH_RESOURCE}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(tenant.msi_endpoint + query) as r:
+            missing = (r.status, await r.json())
+        async with http.get(tenant.msi_endpoint + query, headers={"X-IDENTITY-HEADER": tenant.msi_header}) as r:
+            right = (r.status, await r.json())
+        async with http.get(
+            tenant.msi_endpoint + query + "&client_id=not-assigned", headers={"X-IDENTITY-HEADER": tenant.msi_header}
+        ) as r:
+            other_identity = (r.status, await r.json())
+    assert missing[0] == 401 and missing[1]["statusCode"] == 401 and "IDENTITY_HEADER" in missing[1]["message"]
+    assert right[0] == 200 and set(right[1]) == {"access_token", "expires_on", "resource", "token_type", "client_id"}
+    assert right[1]["resource"] == GRAPH_RESOURCE and right[1]["client_id"] == tenant.msi_client_id
+    assert other_identity[0] == 400 and "Unable to load the proper Managed Identity" in other_identity[1]["message"]
