@@ -4,14 +4,15 @@
 because complementary suppression links the figures of a period and a half-updated period could pair a
 new total with an old part. Incremental mode recomputes only the periods that new data touched (the
 weeks and months containing new or late-arriving events and submissions), the current week and month,
-and the term to date.
+and the term to date, from the saved prepared term plus only the ingest runs that ended since
+(measures/snapshot.py).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
@@ -19,7 +20,7 @@ from sqlalchemy import Engine, delete, func, or_, select
 
 from measures.disclosure import min_n_from, suppress_figures
 from measures.figures import Figure, Suppression
-from measures.frames import ActivityFrames, frames_from_store
+from measures.frames import ActivityFrames
 from measures.periods import (
     Period,
     all_periods,
@@ -31,6 +32,7 @@ from measures.periods import (
     today_in_district,
 )
 from measures.results import MEASURES, compute_results, figures_from_rows
+from measures.snapshot import StateReport, prepared_state
 from pli_pulse.school_calendar import SchoolCalendar
 from store import schema
 from store.upsert import upsert
@@ -48,6 +50,10 @@ class RecomputeReport:
     rows: int
     seconds: float
     incremental: bool
+    #: how the prepared term was obtained (None when frames were given): rebuilt or folded, events read, steps
+    state: StateReport | None = None
+    #: seconds per step after the state: compute the figures, write them
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 def _last_computed(engine: Engine) -> datetime | None:
@@ -61,9 +67,13 @@ def _last_computed(engine: Engine) -> datetime | None:
 def touched_dates(engine: Engine, calendar: SchoolCalendar, since: datetime) -> set[date]:
     """District dates of events and submissions that arrived or happened since the last computation."""
     ev, runs, sub = schema.activity_events.c, schema.ingest_runs.c, schema.submissions.c
-    new_runs = select(runs.run_id).where(runs.started_at >= since)
+    # Runs that may have written since: those that ended after it and those not ended (another replica's).
+    # Their events are found through ix_activity_events_run_id, never by scanning the table; events written
+    # outside any run (run_id NULL) are caught by their time.
+    recent_runs = select(runs.run_id).where(or_(runs.finished_at >= since, runs.finished_at.is_(None)))
     stmts = [
-        select(ev.occurred_at).where(or_(ev.occurred_at >= since, ev.run_id.in_(new_runs))),
+        select(ev.occurred_at).where(ev.run_id.in_(recent_runs)),
+        select(ev.occurred_at).where(ev.run_id.is_(None), ev.occurred_at >= since),
         select(sub.submitted_at).where(or_(sub.submitted_at >= since, sub.returned_at >= since)),
         select(sub.returned_at).where(sub.returned_at >= since),
     ]
@@ -137,17 +147,32 @@ def recompute(
     as_of: date | None = None,
     frames: ActivityFrames | None = None,
 ) -> RecomputeReport:
-    """Compute and store the figures of the planned periods. ``periods`` (labels) overrides the plan."""
+    """Compute and store the figures of the planned periods. ``periods`` (labels) overrides the plan.
+
+    The term is prepared from the saved state plus the ingest runs that ended since (measures/snapshot.py),
+    or from every event of the store when there is no valid state or ``incremental`` is False; either way the
+    figures are those of a from-scratch computation. ``frames`` bypasses the store and the saved state.
+    """
     started = time.perf_counter()
     calendar = SchoolCalendar.from_settings(settings)
     as_of = as_of or today_in_district(calendar)
     planned = plan_periods(engine, calendar, as_of, incremental=incremental, labels=periods)
     if not planned:
         return RecomputeReport((), 0, time.perf_counter() - started, incremental)
-    frames = frames if frames is not None else frames_from_store(engine)
-    table = compute_results(frames, calendar, planned, as_of=as_of, min_n=min_n_from(settings))
+    state = None
+    if frames is not None:
+        prepared = frames
+    else:
+        prepared, state = prepared_state(engine, settings, calendar, as_of, incremental=incremental)
+    t = time.perf_counter()
+    table = compute_results(prepared, calendar, planned, as_of=as_of, min_n=min_n_from(settings))
+    steps = {"compute": time.perf_counter() - t}
+    t = time.perf_counter()
     rows = write_results(engine, table, [str(p) for p in planned], datetime.now(UTC))
-    return RecomputeReport(tuple(str(p) for p in planned), rows, time.perf_counter() - started, incremental)
+    steps["write results"] = time.perf_counter() - t
+    return RecomputeReport(
+        tuple(str(p) for p in planned), rows, time.perf_counter() - started, incremental, state, steps
+    )
 
 
 def read_figures(engine: Engine, scope: str, scope_id: str, period: str) -> dict[str, Figure]:

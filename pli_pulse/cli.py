@@ -190,6 +190,11 @@ def cmd_forget(args, loaded: LoadedConfig, console: Console) -> int:
         table.add_row(name, str(n))
     table.add_row("[bold]total[/]", f"[bold]{report.total}[/]")
     console.print(table)
+    from measures.snapshot import discard
+
+    # The measures' saved term state may hold the person's key; the next recompute rebuilds it from the store.
+    if discard(loaded.settings):
+        console.print("Deleted the measures' saved state; the next `pli-pulse ingest` rebuilds it without them.")
     log.info("forget completed", extra={"rows_removed": report.total, "matched_role": report.matched_role})
     return EXIT_OK
 

@@ -40,6 +40,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "dangerously_allow_unauthenticated_requests",
     ),
     "roster": ("file",),
+    "measures": ("state_dir",),
     "logging": ("format", "level"),
 }
 
@@ -124,6 +125,10 @@ class Settings(BaseSettings):
     bot_dangerously_allow_unauthenticated_requests: bool = False
 
     roster_file: Path | None = None
+
+    #: The measures' prepared term state (mode 0600: it holds pseudonymised keys). None: a ``measures`` folder
+    #: beside a SQLite database file, so a store and its state stay together; ``var/measures`` otherwise.
+    measures_state_dir: Path | None = None
 
     logging_format: Literal["text", "json"] = "text"
     logging_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -135,6 +135,8 @@ Index(
     sqlite_where=_has_community,
     postgresql_where=_has_community,
 )
+# The measures snapshot folds in only the events of ingest runs it has not seen (measures/snapshot.py, 0004).
+Index("ix_activity_events_run_id", activity_events.c.run_id)
 
 assignments = Table(
     "assignments",
@@ -284,4 +286,14 @@ measure_results = Table(
     Column("suppressed", String(64)),  # reason, or null when shown
     Column("computed_at", TS, nullable=False),
     CheckConstraint("(value is null) = (suppressed is not null)", name="value_or_reason"),
+)
+
+measure_snapshots = Table(
+    "measure_snapshots",
+    metadata,
+    # The token of the prepared-state file last saved for this store: a file whose token differs was made from
+    # another database (or an older copy of this one) and is never folded into (measures/snapshot.py).
+    Column("name", String(32), primary_key=True),
+    Column("token", String(64), nullable=False),
+    Column("saved_at", TS, nullable=False),
 )

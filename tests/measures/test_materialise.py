@@ -139,3 +139,29 @@ def test_measures_json_from_store_lists_every_stored_period(stored):
     doc = measures_json_from_store(engine, _settings(engine))
     assert set(doc["periods"]) == set(report.periods) and doc["min_n"] == 2
     assert doc["periods"]["2026-W46"]["class"]["A"]["fa_reach"] == {"value": 0.5, "n": 4}
+
+
+def test_the_planner_finds_late_events_by_the_run_that_wrote_them_not_by_when_it_started(stored):
+    engine, _ = stored
+    last = datetime(2026, 12, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(update(schema.measure_results).values(computed_at=last))
+        conn.execute(
+            schema.ingest_runs.insert(),
+            [  # one ended before the last computation; one started before it and ended after (another replica)
+                {"run_id": 8, "started_at": datetime(2026, 11, 30, tzinfo=UTC),
+                 "finished_at": datetime(2026, 11, 30, 1, tzinfo=UTC), "status": "succeeded"},
+                {"run_id": 9, "started_at": datetime(2026, 11, 30, tzinfo=UTC),
+                 "finished_at": datetime(2026, 12, 1, 2, tzinfo=UTC), "status": "succeeded"},
+            ],
+        )  # fmt: skip
+        for source_id, day, run_id in (("old", date(2026, 10, 21), 8), ("late", date(2026, 10, 28), 9)):
+            conn.execute(
+                schema.activity_events.insert().values(
+                    source_id=source_id, class_id="C", tool="forms", kind="form_response", actor_key="C-s3",
+                    occurred_at=at(day), run_id=run_id,
+                )
+            )  # fmt: skip
+    labels = [p.label for p in plan_periods(engine, CALENDAR, AS_OF, incremental=True)]
+    assert "2026-W44" in labels  # 28 Oct, written by run 9, which ended after the last computation
+    assert "2026-W43" not in labels  # 21 Oct, written by run 8, already computed

@@ -95,6 +95,19 @@ def test_forget_prints_what_it_removed(workdir, capsys):
     assert "total" in out
 
 
+def test_forget_deletes_the_measures_saved_state_which_may_hold_the_persons_key(workdir, capsys):
+    from measures.snapshot import state_path
+    from pli_pulse.config import Settings
+
+    main(["db", "upgrade"])
+    saved = state_path(Settings(database_url=f"sqlite:///{workdir / 'var' / 'pli-pulse.sqlite3'}"))
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_bytes(b"a saved term state")
+    assert main(["forget", "--user", "44444444-4444-4444-4444-444444444444"]) == 0
+    assert not saved.exists()
+    assert "saved state" in capsys.readouterr().out
+
+
 def test_a_verb_of_a_later_stage_says_it_is_not_available_and_changes_nothing(workdir, capsys):
     assert main(["digest"]) == EXIT_NOT_AVAILABLE
     assert "not available" in capsys.readouterr().err

@@ -34,7 +34,12 @@ def test_upgrade_is_idempotent_and_downgrade_empties_the_store(database_url):
 def test_events_table_carries_only_the_indexes_that_reads_need(store_engine):
     # Every ingest page pays for each index on activity_events; forget scans instead (migration 0003).
     indexes = {ix["name"]: ix for ix in inspect(store_engine).get_indexes("activity_events")}
-    assert set(indexes) == {"ix_activity_events_class_time", "ix_activity_events_community"}
+    # run_id: the measures recompute reads only the runs it has not folded yet (migration 0004).
+    assert set(indexes) == {
+        "ix_activity_events_class_time",
+        "ix_activity_events_community",
+        "ix_activity_events_run_id",
+    }
 
 
 def test_community_index_leaves_out_class_events(store_engine):

@@ -1,0 +1,274 @@
+"""Benchmark: the product's recompute after an ingest, from a SQLite store, with and without the saved state.
+
+The synthetic district of bench_measures (``synthesise``) is written to a SQLite store in two ingest runs:
+run 1 holds every event before the last school week, run 2 the last week's events, the submissions made in
+that week and feedback returned on 5% of the earlier unreturned submissions. Printed:
+
+- the weekly recompute (the week, its month, the term) from scratch from the store after run 1, which also
+  saves the prepared state (measures/snapshot.py);
+- the same recompute after run 2, folding only run 2 into the saved state, with where its time went;
+- the from-scratch recompute on the same final store (the baseline) and the ratio incremental/from-scratch,
+  and the figures of both checked identical;
+- the cost of the store checks on their own (roster fingerprint, events per run) and of the period planner.
+
+Run ``python -m benchmarks.bench_measures_store`` (2M events) or ``--events 20000000`` for district scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.bench_measures import CALENDAR, synthesise
+from graph_ingest.state import finish_run, start_run
+from measures import snapshot
+from measures.materialise import current_labels, plan_periods, recompute
+from measures.periods import current_week
+from pli_pulse.config import Settings
+from store import schema
+from store.db import make_engine, upgrade
+
+
+def _text(s: pd.Series) -> list:
+    values = s.astype(object).to_numpy()
+    return [None if v is None or v != v else str(v) for v in values]
+
+
+def _times(s: pd.Series) -> list:
+    """UTC timestamps in the text form SQLAlchemy writes to SQLite, None for NaT."""
+    raw = s.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+    out = pd.Series(np.datetime_as_string(raw, unit="us")).str.replace("T", " ", regex=False)
+    return [None if np.isnat(r) else t for r, t in zip(raw, out, strict=True)]
+
+
+def _insert(conn, table, columns: list[str], rows) -> None:
+    marks = ", ".join("?" for _ in columns)
+    conn.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+def _upsert_submissions(conn, sub: pd.DataFrame) -> None:
+    cols = ["submission_id", "assignment_id", "class_id", "student_key", "submitted_at", "returned_at", "status"]
+    rows = zip(
+        _text(sub["submission_id"]),
+        _text(sub["assignment_id"]),
+        _text(sub["class_id"]),
+        _text(sub["student_key"]),
+        _times(sub["submitted_at"]),
+        _times(sub["returned_at"]),
+        ["returned" if r is not None else "submitted" for r in _times(sub["returned_at"])],
+        strict=True,
+    )
+    marks = ", ".join("?" for _ in cols)
+    conn.executemany(
+        f"INSERT INTO submissions ({', '.join(cols)}) VALUES ({marks}) ON CONFLICT (submission_id) DO UPDATE SET "
+        "submitted_at = excluded.submitted_at, returned_at = excluded.returned_at, status = excluded.status",
+        list(rows),
+    )
+
+
+def _write_events(engine, events: pd.DataFrame, run_id: int, offset: int) -> None:
+    cols = ["source_id", "class_id", "community_id", "tool", "kind", "actor_key", "target_key", "object_id"]
+    cols += ["occurred_at", "run_id"]
+    rows = zip(
+        [f"ev-{offset + i}" for i in range(len(events))],
+        _text(events["class_id"]),
+        _text(events["community_id"]),
+        _text(events["tool"]),
+        _text(events["kind"]),
+        _text(events["actor_key"]),
+        _text(events["target_key"]),
+        _text(events["object_id"]),
+        _times(events["occurred_at"]),
+        [run_id] * len(events),
+        strict=True,
+    )
+    raw = engine.raw_connection()
+    try:
+        _insert(raw.cursor(), schema.activity_events, cols, rows)
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def _write_roster(engine, frames) -> None:
+    en, cls, cm = frames.enrollments, frames.classes, frames.community_members
+    persons = pd.DataFrame({"k": _text(en["person_key"]), "r": en["role"].to_numpy()}).drop_duplicates("k")
+    communities = sorted({c for c in _text(cls["community_id"]) if c})
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        schools = sorted(set(cls["school_id"]))
+        _insert(cur, schema.schools, ["school_id", "display_name"], [(s, s) for s in schools])
+        _insert(
+            cur,
+            schema.classes,
+            ["class_id", "school_id", "display_name", "is_pli"],
+            [(c, s, c, bool(p)) for c, s, p in zip(cls["class_id"], cls["school_id"], cls["is_pli"], strict=True)],
+        )
+        _insert(
+            cur,
+            schema.people,
+            ["person_key", "role", "aad_object_id", "display_name"],
+            [
+                (k, r, k if r == "teacher" else None, k if r == "teacher" else None)
+                for k, r in persons.itertuples(False)
+            ],
+        )
+        _insert(
+            cur,
+            schema.memberships,
+            ["class_id", "person_key", "role"],
+            list(zip(_text(en["class_id"]), _text(en["person_key"]), en["role"].tolist(), strict=True)),
+        )
+        _insert(cur, schema.communities, ["community_id", "display_name"], [(c, c) for c in communities])
+        _insert(
+            cur,
+            schema.community_classes,
+            ["community_id", "class_id"],
+            [(c, k) for c, k in zip(_text(cls["community_id"]), cls["class_id"], strict=True) if c],
+        )
+        _insert(
+            cur,
+            schema.community_members,
+            ["community_id", "person_key", "role"],
+            list(zip(_text(cm["community_id"]), _text(cm["person_key"]), cm["role"].tolist(), strict=True)),
+        )
+        asg = frames.assignments
+        _insert(
+            cur,
+            schema.assignments,
+            ["assignment_id", "class_id", "has_forms_resource"],
+            list(
+                zip(
+                    _text(asg["assignment_id"]), _text(asg["class_id"]), asg["has_forms_resource"].tolist(), strict=True
+                )
+            ),
+        )
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def _ingest(engine, events: pd.DataFrame, submissions: pd.DataFrame, offset: int) -> int:
+    run = start_run(engine, "incremental")
+    _write_events(engine, events, run, offset)
+    raw = engine.raw_connection()
+    try:
+        _upsert_submissions(raw.cursor(), submissions)
+        raw.commit()
+    finally:
+        raw.close()
+    finish_run(engine, run, "succeeded", {})
+    return run
+
+
+def _table(engine) -> pd.DataFrame:
+    mr = schema.measure_results.c
+    cols = [mr.scope, mr.scope_id, mr.period, mr.measure, mr.value, mr.n, mr.suppressed]
+    with engine.connect() as conn:
+        rows = conn.execute(schema.measure_results.select().with_only_columns(*cols)).all()
+    t = pd.DataFrame(rows, columns=["scope", "scope_id", "period", "measure", "value", "n", "suppressed"])
+    return t.sort_values(["scope", "scope_id", "period", "measure"]).reset_index(drop=True)
+
+
+def _steps(steps: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.2f} s" for k, v in steps.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--students", type=int, default=75_000)
+    parser.add_argument("--classes", type=int, default=3_000)
+    parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--dir", type=Path, default=None, help="where the SQLite store goes (default: a temp dir)")
+    args = parser.parse_args(argv)
+
+    work = Path(args.dir or tempfile.mkdtemp(prefix="bench-measures-store-"))
+    url = f"sqlite:///{work / 'store.sqlite3'}"
+    settings = Settings(
+        database_url=url,
+        calendar_term_start=CALENDAR.term_start,
+        calendar_term_end=CALENDAR.term_end,
+        calendar_holidays=sorted(CALENDAR.holidays),
+        calendar_timezone=CALENDAR.timezone,
+        measures_state_dir=work / "state",
+    )
+    as_of = CALENDAR.term_end
+    labels = current_labels(CALENDAR, as_of)
+
+    started = time.perf_counter()
+    frames = synthesise(args.events, args.students, args.classes, args.seed)
+    ev, sub = frames.events, frames.submissions.copy()
+    sub["submission_id"] = sub["submission_id"].astype(str)
+    week_start = pd.Timestamp(current_week(CALENDAR, as_of).start, tz=CALENDAR.timezone).tz_convert("UTC")
+    late = (ev["occurred_at"] >= week_start).to_numpy()
+    sub_late = (sub["submitted_at"] >= week_start).to_numpy()
+    rng = np.random.default_rng(args.seed)
+    returned_now = (~sub_late) & sub["returned_at"].isna().to_numpy() & (rng.random(len(sub)) < 0.05)
+    sub1 = sub.loc[~sub_late].copy()
+    sub2 = sub.loc[sub_late | returned_now].copy()
+    sub2.loc[returned_now[sub_late | returned_now], "returned_at"] = week_start + pd.Timedelta(hours=20)
+
+    engine = make_engine(url)
+    upgrade(engine)
+    _write_roster(engine, frames)
+    _ingest(engine, ev.loc[~late], sub1, 0)
+    print(
+        f"SQLite store: {len(ev):,} events ({int((~late).sum()):,} in run 1, {int(late.sum()):,} in run 2 = the week "
+        f"of {week_start.date()}), {len(sub):,} submissions ({int(returned_now.sum()):,} returned in run 2), "
+        f"{args.students:,} students, {args.classes:,} classes; built in {time.perf_counter() - started:.0f} s"
+    )
+
+    first = recompute(engine, settings, periods=labels, incremental=False, as_of=as_of)
+    size = snapshot.state_path(settings).stat().st_size / 1e6
+    print(
+        f"after run 1, from scratch ({', '.join(labels)}): {first.seconds:.1f} s [{_steps(first.state.steps)}, "
+        f"{_steps(first.steps)}]; saved state {size:.0f} MB"
+    )
+
+    _ingest(engine, ev.loc[late], sub2, int((~late).sum()))
+    t = time.perf_counter()
+    planned = plan_periods(engine, CALENDAR, as_of, incremental=True)
+    plan_s = time.perf_counter() - t
+    inc = recompute(engine, settings, periods=labels, incremental=True, as_of=as_of)
+    assert not inc.state.rebuilt, inc.state.reason
+    inc_table = _table(engine)
+    print(
+        f"after run 2, incremental (fold {inc.state.events_read:,} new events of run {inc.state.runs_folded}): "
+        f"{inc.seconds:.2f} s [{_steps(inc.state.steps)}, {_steps(inc.steps)}]"
+    )
+
+    t = time.perf_counter()
+    snapshot.roster_fingerprint(engine)
+    roster_s = time.perf_counter() - t
+    t = time.perf_counter()
+    snapshot.run_counts(engine)
+    counts_s = time.perf_counter() - t
+    print(
+        f"store checks inside 'check store': roster fingerprint {roster_s:.2f} s, events per run {counts_s:.2f} s; "
+        f"period planner (not in the times above: labels given) {plan_s:.2f} s for {len(planned)} periods"
+    )
+
+    base = recompute(engine, settings, periods=labels, incremental=False, as_of=as_of)
+    same = _table(engine).equals(inc_table)
+    print(
+        f"after run 2, from scratch (baseline): {base.seconds:.1f} s [{_steps(base.state.steps)}, "
+        f"{_steps(base.steps)}]; ratio incremental/from-scratch = {inc.seconds / base.seconds:.2f}; "
+        f"figures identical: {same}"
+    )
+    engine.dispose()
+    if args.dir is None:
+        for f in sorted(work.rglob("*"), reverse=True):
+            f.unlink() if f.is_file() else f.rmdir()
+        work.rmdir()
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
