@@ -385,7 +385,8 @@ def test_a_full_recompute_always_rebuilds_and_discard_deletes_the_file(store):
     assert not snapshot.discard(settings)
 
 
-def test_the_state_lives_beside_a_sqlite_store_unless_a_folder_is_set(tmp_path):
+def test_the_state_lives_beside_a_sqlite_store_unless_a_folder_is_set(tmp_path, monkeypatch):
+    monkeypatch.delenv("PLI_MEASURES_STATE_DIR")
     beside = Settings(database_url=f"sqlite:///{tmp_path / 'db' / 'store.sqlite3'}")
     assert snapshot.state_path(beside).parent == tmp_path / "db" / "measures"
     chosen = beside.model_copy(update={"measures_state_dir": tmp_path / "elsewhere"})
