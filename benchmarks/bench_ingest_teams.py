@@ -138,6 +138,7 @@ async def ingest_teams(info: dict, db_url: str, *, pacing: PacingConfig, now=Non
         progress=clock,
     )
     total = (time.process_time() - cpu0, time.perf_counter() - wall0)
+    engine.dispose()  # as when `pli-pulse ingest` exits: the next run must not share this run's SQLite caches
     return summary, clock, total
 
 

@@ -11,7 +11,10 @@ from sqlalchemy import Engine
 from graph_ingest.records import AssignmentRecord, EventRecord, FormLink, SubmissionRecord
 from graph_ingest.state import save_cursor
 from store import schema as s
-from store.upsert import upsert
+from store.upsert import insert_new, upsert
+
+#: The events' columns as ``_write`` passes them: the record's fields, then the run.
+_EVENT_FIELDS = (*EventRecord._fields, "run_id")
 
 
 def write_page(engine: Engine, **page) -> int:
@@ -40,7 +43,8 @@ def _write(
     submissions: Sequence[SubmissionRecord] = (),
     cursor: tuple[str, str, str] | None = None,
 ) -> int:
-    n = upsert(conn, s.activity_events, [e.row(run_id) for e in events])
+    # Tuples, not dicts: one row per message, reply, reaction and mention (bench_ingest_teams).
+    n = insert_new(conn, s.activity_events, _EVENT_FIELDS, [(*e, run_id) for e in events])
     upsert(conn, s.form_classes, [f.row() for f in {(f.form_id, f.class_id): f for f in form_links}.values()])
     upsert(
         conn,
@@ -64,9 +68,17 @@ class GroupWriter:
     """
 
     def __init__(self, engine: Engine):
-        self.engine = engine
+        # Weak: the registry below is keyed weakly by engine, and a strong reference from its value would keep
+        # every engine (and its SQLite page caches) alive for the life of the process.
+        self._engine = weakref.ref(engine)
         self._pending: list[tuple[dict, asyncio.Future]] = []
         self._lock = asyncio.Lock()
+
+    def _live_engine(self) -> Engine:
+        engine = self._engine()
+        if engine is None:  # only if a caller dropped its engine while still writing through it
+            raise RuntimeError("the store's engine was closed while the ingest was still writing")
+        return engine
 
     async def write(self, **page) -> int:
         future = asyncio.get_running_loop().create_future()
@@ -75,7 +87,7 @@ class GroupWriter:
             if not future.done():
                 batch, self._pending = self._pending, []
                 try:
-                    counts = await asyncio.to_thread(write_pages, self.engine, [p for p, _ in batch])
+                    counts = await asyncio.to_thread(write_pages, self._live_engine(), [p for p, _ in batch])
                 except Exception as exc:  # every page of the failed transaction reports the failure
                     for _, f in batch:
                         if not f.done():

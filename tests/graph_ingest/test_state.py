@@ -18,3 +18,26 @@ def test_a_run_killed_long_ago_is_marked_interrupted_when_the_next_run_starts(st
     assert status[killed] == "interrupted"
     assert status[live] == "running"  # a colleague's run that is still going is left alone
     finish_run(store_engine, live, "succeeded", {})
+
+
+def test_an_engine_the_ingest_wrote_through_is_freed_once_its_owner_drops_it(tmp_path):
+    # The group writers are registered per engine; the registry must not keep engines (and caches) alive.
+    import asyncio
+    import gc
+    import weakref
+
+    from graph_ingest.writer import write_page_async
+    from store.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    upgrade(engine)
+
+    async def write_one(store):
+        return await write_page_async(store, run_id=None, cursor=("teams", "team/channel", "https://next"))
+
+    assert asyncio.run(write_one(engine)) == 0
+    gone = weakref.ref(engine)
+    engine.dispose()
+    del engine
+    gc.collect()
+    assert gone() is None

@@ -1,7 +1,9 @@
 """Event writes are idempotent: re-ingesting a page never duplicates or changes what was stored."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta, timezone
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from store import schema as s
@@ -119,3 +121,134 @@ def test_a_later_update_of_listed_columns_changes_only_those_columns(store_engin
         assert upsert(conn, s.assignments, [{**asg, "form_id": "f2", "status": "assigned"}], update=["status"]) == 1
         row = conn.execute(select(s.assignments)).one()
     assert (row.form_id, row.status, row.has_forms_resource) == ("f1", "assigned", True)
+
+
+EVENT_FIELDS = tuple(event("x", "a"))  # the columns, in the order the tuples below carry them
+
+
+def as_tuples(rows):
+    return [tuple(r[f] for f in EVENT_FIELDS) for r in rows]
+
+
+def raw_events(conn):
+    return conn.exec_driver_sql(
+        "SELECT source_id, class_id, community_id, tool, kind, actor_key, target_key, object_id, occurred_at, run_id"
+        " FROM activity_events ORDER BY source_id"
+    ).all()
+
+
+def test_tuple_rows_are_stored_byte_for_byte_as_upsert_stores_the_same_rows_as_dicts(database_url, tmp_path):
+    from store.db import make_engine, upgrade
+    from store.upsert import insert_new
+
+    rows = [
+        {
+            **event(f"teams:msg:{i}", f"actor-{i}", target=None if i % 2 else "t", at=T0 + timedelta(microseconds=i)),
+            "object_id": "thread-1" if i % 3 else None,
+            "run_id": i % 4 or None,
+        }
+        for i in range(50)
+    ]
+    if database_url.startswith("sqlite"):
+        urls = [f"sqlite:///{tmp_path / 'dicts.sqlite3'}", f"sqlite:///{tmp_path / 'tuples.sqlite3'}"]
+    else:  # one PostgreSQL database: the two writes go one after the other into a cleared table
+        urls = [database_url, database_url]
+    stored = []
+    for url, write in zip(
+        urls,
+        (
+            lambda conn: upsert(conn, s.activity_events, rows),
+            lambda conn: insert_new(conn, s.activity_events, EVENT_FIELDS, as_tuples(rows)),
+        ),
+        strict=True,
+    ):
+        engine = make_engine(url)
+        upgrade(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM activity_events")
+            assert write(conn) == 50
+            stored.append(raw_events(conn))
+        engine.dispose()
+    assert stored[0] == stored[1]
+    assert len(stored[1]) == 50
+
+
+def test_tuple_rows_count_only_new_events_and_keep_the_first_version_on_a_repeat(store_engine):
+    from store.upsert import insert_new
+
+    first = as_tuples([event(f"teams:msg:{i}", "a") for i in range(0, 60)])
+    second = as_tuples([event(f"teams:msg:{i}", "b", at=T0 + timedelta(hours=1)) for i in range(40, 100)])
+    with store_engine.begin() as conn:
+        assert insert_new(conn, s.activity_events, EVENT_FIELDS, first) == 60
+        assert insert_new(conn, s.activity_events, EVENT_FIELDS, second) == 40
+        assert insert_new(conn, s.activity_events, EVENT_FIELDS, second) == 0
+        rows = {r.source_id: r for r in conn.execute(select(s.activity_events))}
+    assert len(rows) == 100
+    assert rows["teams:msg:45"].actor_key == "a"  # stored by the first page, not changed by the second
+    assert rows["teams:msg:45"].occurred_at.replace(tzinfo=T0.tzinfo) == T0
+    assert rows["teams:msg:75"].actor_key == "b"
+
+
+def test_tuple_rows_that_repeat_a_key_in_one_batch_store_its_last_version_as_upsert_does(store_engine):
+    from store.upsert import insert_new
+
+    batch = as_tuples([event("teams:msg:1", "a"), event("teams:msg:2", "a"), event("teams:msg:1", "b")])
+    with store_engine.begin() as conn:
+        assert insert_new(conn, s.activity_events, EVENT_FIELDS, batch) == 2
+        actors = dict(conn.execute(select(s.activity_events.c.source_id, s.activity_events.c.actor_key)).all())
+    assert actors == {"teams:msg:1": "b", "teams:msg:2": "a"}
+
+
+def test_tuple_rows_in_any_field_order_that_leave_out_a_defaulted_column_get_its_default(store_engine):
+    from store.upsert import insert_new
+
+    fields = ("status", "class_id", "assignment_id", "form_id", "due_at")  # no has_forms_resource
+    due = T0 + timedelta(days=2, microseconds=7)
+    with store_engine.begin() as conn:
+        assert insert_new(conn, s.assignments, fields, [("assigned", "class-1", "asg-1", None, due)]) == 1
+        upsert(
+            conn,
+            s.assignments,
+            [{"assignment_id": "asg-2", "class_id": "class-1", "form_id": None, "status": "assigned", "due_at": due}],
+        )
+        raw = conn.exec_driver_sql(
+            "SELECT has_forms_resource, status, class_id, form_id, due_at FROM assignments ORDER BY assignment_id"
+        ).all()
+        row = conn.execute(select(s.assignments).where(s.assignments.c.assignment_id == "asg-1")).one()
+    assert raw[0] == raw[1]  # the same stored values as upsert with dicts
+    assert row.has_forms_resource is False
+    assert (row.status, row.class_id, row.form_id) == ("assigned", "class-1", None)
+    assert row.due_at.replace(tzinfo=T0.tzinfo) == due
+
+
+def test_an_empty_batch_of_tuple_rows_writes_nothing(store_engine):
+    from store.upsert import insert_new
+
+    with store_engine.begin() as conn:
+        assert insert_new(conn, s.activity_events, EVENT_FIELDS, []) == 0
+        assert count(conn, s.activity_events) == 0
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.datetimes(),  # naive, years 1 to 9999, microsecond 0 included
+        st.datetimes(timezones=st.just(UTC)),
+        st.datetimes(timezones=st.timezones()),  # named zones: SQLAlchemy keeps the wall time, drops the offset
+        st.datetimes(
+            timezones=st.builds(timezone, st.timedeltas(min_value=-timedelta(hours=23), max_value=timedelta(hours=23)))
+        ),
+        st.dates(),
+        st.none(),
+    )
+)
+def test_the_tuple_path_turns_every_time_into_exactly_the_text_sqlalchemy_writes_on_sqlite(value):
+    from sqlalchemy.dialects import sqlite
+
+    from store.upsert import _sqlite_tuple_plan
+
+    dialect = sqlite.dialect()
+    theirs = s.activity_events.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
+    _, parameters = _sqlite_tuple_plan(s.activity_events, EVENT_FIELDS)
+    (row,) = parameters(as_tuples([event("teams:msg:1", "a", at=value)]))
+    assert row[EVENT_FIELDS.index("occurred_at")] == theirs(value)
