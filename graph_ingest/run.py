@@ -547,9 +547,12 @@ class Ingest:
                 parsed = asg.parse_submissions(
                     {"value": subs}, class_id=class_id, assignment_id=aid, person_key=self.keys
                 )
-                stats.events += await write_page_async(
+                # Awaited first, then added: `stats.events += await ...` reads the total before the await and so
+                # loses the pages other classes wrote meanwhile.
+                written = await write_page_async(
                     self.engine, run_id=self.run_id, events=parsed.events, submissions=parsed.submissions
                 )
+                stats.events += written
             if delta_link:  # saved last: a crash before this point re-reads the same changes next time
                 await write_page_async(self.engine, run_id=self.run_id, cursor=(src, class_id, delta_link))
             advance()
@@ -604,9 +607,10 @@ class Ingest:
             self.keys,
             key_by_upn=lambda upn: by_upn.get(self.keys.pseudonymizer.upn(upn)) if upn else None,
         )
-        stats.events += await write_page_async(
+        written = await write_page_async(
             self.engine, run_id=self.run_id, events=events, cursor=(src, "audit", now.isoformat())
         )
+        stats.events += written
         self.outcomes[src].scopes = len(responses)
         if unplaced:
             self.outcomes[src].message = f"{unplaced} responses to forms not linked to the responder's classes"
@@ -656,7 +660,8 @@ class Ingest:
                 collab_groups=collab,
                 person_key=self.keys,
             )
-            stats.events += await write_page_async(self.engine, run_id=self.run_id, events=edits.events)
+            written = await write_page_async(self.engine, run_id=self.run_id, events=edits.events)
+            stats.events += written  # added after the await, so concurrent classes' counts are not lost
             advance()
             return edits.unattributed
 

@@ -181,3 +181,15 @@ def test_the_incremental_run_reads_teams_by_delta_link_and_assignments_by_delta(
     assert second["teams"]["requests"] <= first["teams"]["requests"]
     assert second["assignments"]["events"] > 0  # the rest of the term's submissions arrived
     assert all(r.status == "succeeded" for r in incremental["runs"])
+
+
+def test_each_runs_event_counts_per_source_equal_the_rows_it_stored(ingested):
+    # Sources write many classes at once; a count kept as `total += await write(...)` loses concurrent pages.
+    ev = s.activity_events.c
+    with ingested["engine"].connect() as conn:
+        runs = conn.execute(select(s.ingest_runs.c.run_id, s.ingest_runs.c.stats)).all()
+        stored = conn.execute(select(ev.run_id, ev.tool, func.count()).group_by(ev.run_id, ev.tool)).all()
+    rows = {(run_id, tool): n for run_id, tool, n in stored}
+    for run_id, stats in runs:
+        reported = {name: src["events"] for name, src in stats["sources"].items() if name != "roster"}
+        assert reported == {tool: rows.get((run_id, tool), 0) for tool in reported}, run_id
