@@ -41,6 +41,19 @@ def settings_for(handle: TenantHandle, tmp_path: Path, **graph) -> Settings:
     )
 
 
+def certificate_settings(handle: TenantHandle, tmp_path: Path, pem: Path) -> Settings:
+    return settings_for(
+        handle, tmp_path, graph_credentials="certificate", graph_client_id=handle.client_id, graph_certificate_path=pem
+    )
+
+
+def managed_identity_settings(handle: TenantHandle, tmp_path: Path, monkeypatch, *, header: str) -> Settings:
+    """As on an Azure host: the identity endpoint and its header in the environment, the identity's client id."""
+    monkeypatch.setenv("IDENTITY_ENDPOINT", handle.msi_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", header)
+    return settings_for(handle, tmp_path, graph_credentials="managed_identity", graph_client_id=handle.msi_client_id)
+
+
 async def ingest_roster(handle: TenantHandle, district, settings: Settings) -> tuple[IngestSummary, set[str]]:
     write_pli_roster_csv(district, settings.roster_file)
     engine = make_engine(settings.database_url)
@@ -83,13 +96,7 @@ def run_against_tenant(district, certificates, body):
 
 def test_an_ingest_signed_in_with_a_registered_certificate_reads_the_whole_roster(district, certificates, tmp_path):
     async def body(handle):
-        settings = settings_for(
-            handle,
-            tmp_path,
-            graph_credentials="certificate",
-            graph_client_id=handle.client_id,
-            graph_certificate_path=certificates["registered"],
-        )
+        settings = certificate_settings(handle, tmp_path, certificates["registered"])
         return await ingest_roster(handle, district, settings)
 
     summary, classes = run_against_tenant(district, certificates, body)
@@ -103,13 +110,7 @@ def test_an_ingest_with_a_certificate_the_tenant_does_not_know_fails_and_tells_t
     district, certificates, tmp_path
 ):
     async def body(handle):
-        settings = settings_for(
-            handle,
-            tmp_path,
-            graph_credentials="certificate",
-            graph_client_id=handle.client_id,
-            graph_certificate_path=certificates["stranger"],
-        )
+        settings = certificate_settings(handle, tmp_path, certificates["stranger"])
         return await ingest_roster(handle, district, settings)
 
     summary, classes = run_against_tenant(district, certificates, body)
@@ -126,11 +127,7 @@ def test_an_ingest_on_a_host_with_a_managed_identity_reads_the_whole_roster(
     district, certificates, tmp_path, monkeypatch
 ):
     async def body(handle):
-        monkeypatch.setenv("IDENTITY_ENDPOINT", handle.msi_endpoint)
-        monkeypatch.setenv("IDENTITY_HEADER", handle.msi_header)
-        settings = settings_for(
-            handle, tmp_path, graph_credentials="managed_identity", graph_client_id=handle.msi_client_id
-        )
+        settings = managed_identity_settings(handle, tmp_path, monkeypatch, header=handle.msi_header)
         return await ingest_roster(handle, district, settings)
 
     summary, classes = run_against_tenant(district, certificates, body)
@@ -143,11 +140,8 @@ def test_an_ingest_whose_managed_identity_endpoint_refuses_it_fails_and_tells_th
     district, certificates, tmp_path, monkeypatch
 ):
     async def body(handle):
-        monkeypatch.setenv("IDENTITY_ENDPOINT", handle.msi_endpoint)
-        monkeypatch.setenv("IDENTITY_HEADER", "a-header-from-before-the-host-restarted")
-        settings = settings_for(
-            handle, tmp_path, graph_credentials="managed_identity", graph_client_id=handle.msi_client_id
-        )
+        header = "a-header-from-before-the-host-restarted"
+        settings = managed_identity_settings(handle, tmp_path, monkeypatch, header=header)
         return await ingest_roster(handle, district, settings)
 
     summary, classes = run_against_tenant(district, certificates, body)
@@ -184,13 +178,7 @@ def test_a_teachers_onenote_grant_is_exchanged_with_the_certificate_when_the_app
     district, certificates, tmp_path
 ):
     async def body(handle):
-        settings = settings_for(
-            handle,
-            tmp_path,
-            graph_credentials="certificate",
-            graph_client_id=handle.client_id,
-            graph_certificate_path=certificates["registered"],
-        )
+        settings = certificate_settings(handle, tmp_path, certificates["registered"])
         return await onenote_ingest(handle, district, settings)
 
     summary, tools = run_against_tenant(district, certificates, body)
@@ -203,11 +191,7 @@ def test_with_a_managed_identity_onenote_is_skipped_with_what_to_change_and_the_
     district, certificates, tmp_path, monkeypatch
 ):
     async def body(handle):
-        monkeypatch.setenv("IDENTITY_ENDPOINT", handle.msi_endpoint)
-        monkeypatch.setenv("IDENTITY_HEADER", handle.msi_header)
-        settings = settings_for(
-            handle, tmp_path, graph_credentials="managed_identity", graph_client_id=handle.msi_client_id
-        )
+        settings = managed_identity_settings(handle, tmp_path, monkeypatch, header=handle.msi_header)
         return await onenote_ingest(handle, district, settings)
 
     summary, tools = run_against_tenant(district, certificates, body)
