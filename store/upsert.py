@@ -32,22 +32,17 @@ def upsert(
     with the default ``update=None``), so callers can report *new* events. Runs in the caller's transaction,
     so a cursor saved in the same transaction commits together with the rows of its page.
     """
-    keys = [c.name for c in table.primary_key.columns]
-    # One statement may not touch a row twice (PostgreSQL refuses ON CONFLICT DO UPDATE on a repeat):
-    # keep the last row per key, as a later write of the same key would.
-    if len(keys) == 1:
-        (key,) = keys
-        rows = list({r[key]: r for r in rows}.values())
-    else:
-        rows = list({tuple(r[k] for k in keys): r for r in rows}.values())
-    if not rows:
-        return 0
+    rows = list(rows)
     update = tuple(update or ())
     if conn.dialect.name == "sqlite":
-        plan = _sqlite_plan(table, update, tuple(rows[0]))
-        # The driver's executemany adds up the rows each execution changed; a conflict skipped by DO NOTHING
-        # changes none, so the total is the count of *new* rows.
-        return conn.exec_driver_sql(plan.sql, plan.parameters(rows)).rowcount
+        if not rows:
+            return 0
+        fields = tuple(rows[0])
+        get = _getter(fields)
+        return _sqlite_write(conn, table, fields, [get(r) for r in rows], update)
+    rows = _last_per_key(rows, [c.name for c in table.primary_key.columns])
+    if not rows:
+        return 0
     # psycopg reports no total for executemany, so on PostgreSQL the statement RETURNs one column per written
     # row, and SQLAlchemy batches the rows into multi-row INSERTs ("insertmanyvalues").
     return len(conn.execute(_statement(conn.dialect.name, table, update), rows).all())
@@ -62,30 +57,47 @@ def insert_new(conn: Connection, table: Table, fields: Sequence[str], rows: Iter
     fields = tuple(fields)
     if conn.dialect.name != "sqlite":
         return upsert(conn, table, [dict(zip(fields, row, strict=True)) for row in rows])
-    key_at = [fields.index(c.name) for c in table.primary_key.columns]
-    # The same dedupe as ``upsert``: the last row per key, at its first row's place.
-    if len(key_at) == 1:
-        (k,) = key_at
-        rows = list({row[k]: row for row in rows}.values())
-    else:
-        key = itemgetter(*key_at)
-        rows = list({key(row): row for row in rows}.values())
+    return _sqlite_write(conn, table, fields, list(rows), ())
+
+
+def _getter(names: Sequence[Any]) -> Callable[[Any], tuple]:
+    """Picks ``names`` (keys or positions) out of a row, always as a tuple."""
+    if len(names) == 1:
+        (name,) = names
+        return lambda row: (row[name],)
+    return itemgetter(*names)
+
+
+def _last_per_key(rows: list, key_names: Sequence[Any]) -> list:
+    """One row per primary key, the last one, at its first row's place.
+
+    One statement may not touch a row twice (PostgreSQL refuses ON CONFLICT DO UPDATE on a repeat), so a
+    batch keeps what a later write of the same key would have left.
+    """
+    key = itemgetter(*key_names)  # one key: the value itself; several: a tuple
+    return list({key(r): r for r in rows}.values())
+
+
+def _sqlite_write(conn: Connection, table: Table, fields: tuple[str, ...], rows: list, update: tuple[str, ...]) -> int:
+    rows = _last_per_key(rows, [fields.index(c.name) for c in table.primary_key.columns])
     if not rows:
         return 0
-    sql, parameters = _sqlite_tuple_plan(table, fields)
+    sql, parameters = _sqlite_tuple_plan(table, update, fields)
+    # The driver's executemany adds up the rows each execution changed; a conflict skipped by DO NOTHING
+    # changes none, so the total is the count of *new* rows.
     return conn.exec_driver_sql(sql, parameters(rows)).rowcount
 
 
 @lru_cache(maxsize=128)
 def _sqlite_tuple_plan(
-    table: Table, fields: tuple[str, ...]
+    table: Table, update: tuple[str, ...], fields: tuple[str, ...]
 ) -> tuple[str, Callable[[Sequence[Sequence[Any]]], list[tuple]]]:
     """``_sqlite_plan``'s statement, with its parameters built by one permutation per row.
 
     Each row is extended with the converted values (bind processors) and the processed defaults, then one
     itemgetter picks the statement's column order from the extended tuple.
     """
-    plan = _sqlite_plan(table, (), fields)
+    plan = _sqlite_plan(table, update, fields)
     width = len(fields)
     converted = [
         (fields.index(c), _faster(table.c[c].type, p))
@@ -98,7 +110,7 @@ def _sqlite_tuple_plan(
     where = {c: i for i, c in enumerate((*fields, *(c for c, _ in plan.defaults)))}
     where.update({fields[i]: width + len(consts) + n for n, (i, _) in enumerate(converted)})
     order = [where[c] for c in plan.columns]
-    get = itemgetter(*order) if len(order) > 1 else (lambda ext, i=order[0]: (ext[i],))
+    get = _getter(order)
     if not converted and not consts and order == list(range(width)):
         return plan.sql, lambda rows: [tuple(row) for row in rows]
     if len(converted) == 1:
@@ -146,22 +158,6 @@ class _SqlitePlan:
     columns: tuple[str, ...]
     defaults: tuple[tuple[str, Any], ...]  # Python-side scalar defaults for columns the rows leave out
     processors: tuple[Callable[[Any], Any] | None, ...]
-
-    def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple]:
-        if self.defaults:
-            rows = [{**dict(self.defaults), **row} for row in rows]
-        get = itemgetter(*self.columns) if len(self.columns) > 1 else (lambda row, c=self.columns[0]: (row[c],))
-        converted = [(i, p) for i, p in enumerate(self.processors) if p is not None]
-        if not converted:
-            return [get(row) for row in rows]
-        out = []
-        for row in rows:
-            values = list(get(row))
-            for i, process in converted:
-                if values[i] is not None:
-                    values[i] = process(values[i])
-            out.append(tuple(values))
-        return out
 
 
 @lru_cache(maxsize=128)

@@ -249,6 +249,6 @@ def test_the_tuple_path_turns_every_time_into_exactly_the_text_sqlalchemy_writes
 
     dialect = sqlite.dialect()
     theirs = s.activity_events.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
-    _, parameters = _sqlite_tuple_plan(s.activity_events, EVENT_FIELDS)
+    _, parameters = _sqlite_tuple_plan(s.activity_events, (), EVENT_FIELDS)
     (row,) = parameters(as_tuples([event("teams:msg:1", "a", at=value)]))
     assert row[EVENT_FIELDS.index("occurred_at")] == theirs(value)
