@@ -44,18 +44,23 @@ class GraphConnection:
         await self.credential.close()
 
 
-def make_credential(settings: Settings, *, ca_bundle: Path | None = None) -> AsyncTokenCredential:
-    """An async azure-identity credential for the configured mode."""
-    from azure.identity.aio import CertificateCredential, ClientSecretCredential, ManagedIdentityCredential
-
-    extra = {}
-    authority = urlparse(settings.graph_authority).netloc
-    if authority != "login.microsoftonline.com":
+def entra_options(settings: Settings, ca_bundle: Path | None) -> dict:
+    """Where azure-identity signs in and which CA it trusts: the same for the app's and the teacher's tokens."""
+    extra: dict = {}
+    if urlparse(settings.graph_authority).netloc != "login.microsoftonline.com":
         extra["authority"] = settings.graph_authority
         # A private authority (the simulated tenant) is not in Microsoft's instance discovery list.
         extra["disable_instance_discovery"] = True
     if ca_bundle is not None:
         extra["connection_verify"] = str(ca_bundle)
+    return extra
+
+
+def make_credential(settings: Settings, *, ca_bundle: Path | None = None) -> AsyncTokenCredential:
+    """An async azure-identity credential for the configured mode."""
+    from azure.identity.aio import CertificateCredential, ClientSecretCredential, ManagedIdentityCredential
+
+    extra = entra_options(settings, ca_bundle)
     if settings.graph_credentials == "client_secret":
         secret = settings.graph_client_secret.get_secret_value() if settings.graph_client_secret else ""
         return ClientSecretCredential(settings.tenant_id, settings.graph_client_id, secret, **extra)

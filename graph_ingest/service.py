@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from graph_ingest.client import make_graph_client
+from graph_ingest.client import entra_options, make_graph_client
 from graph_ingest.errors import ManagedIdentityCannotActForTeachers
 from graph_ingest.fetch import GraphFetcher
 from graph_ingest.gc_pause import fewer_gc_passes
@@ -35,11 +35,7 @@ def delegated_credential(settings: Settings, grant: DelegatedGrant, ca_bundle: P
     """
     from azure.identity.aio import OnBehalfOfCredential
 
-    extra: dict = {}
-    if not settings.graph_authority.startswith("https://login.microsoftonline.com"):
-        extra.update(authority=settings.graph_authority, disable_instance_discovery=True)
-    if ca_bundle is not None:
-        extra["connection_verify"] = str(ca_bundle)
+    extra = entra_options(settings, ca_bundle)
     if settings.graph_credentials == "certificate":
         extra["client_certificate"] = Path(settings.graph_certificate_path).read_bytes()
     else:
