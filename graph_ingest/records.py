@@ -40,19 +40,8 @@ class EventRecord(NamedTuple):
     object_id: str | None = None
 
     def row(self, run_id: int | None = None) -> dict:
-        # Written out rather than dataclasses.asdict: this runs once per event, millions of times.
-        return {
-            "source_id": self.source_id,
-            "tool": self.tool,
-            "kind": self.kind,
-            "actor_key": self.actor_key,
-            "occurred_at": self.occurred_at,
-            "class_id": self.class_id,
-            "community_id": self.community_id,
-            "target_key": self.target_key,
-            "object_id": self.object_id,
-            "run_id": run_id,
-        }
+        """The store row (the writer itself passes tuples: ``store.upsert.insert_new``)."""
+        return {**self._asdict(), "run_id": run_id}
 
 
 @dataclass(frozen=True, slots=True)
