@@ -25,7 +25,7 @@ from sqlalchemy import Engine, select
 from graph_ingest.batch import BatchItem, batch_get
 from graph_ingest.collect_teams import collect_channel, saved_cursors, scope_key
 from graph_ingest.errors import DelegatedTokenRequired, Fatal, IngestError, Skippable
-from graph_ingest.fetch import GraphFetcher
+from graph_ingest.fetch import GraphFetcher, SourceStats
 from graph_ingest.paging import pages
 from graph_ingest.people import PersonKeys
 from graph_ingest.sources import assignments as asg
@@ -547,12 +547,7 @@ class Ingest:
                 parsed = asg.parse_submissions(
                     {"value": subs}, class_id=class_id, assignment_id=aid, person_key=self.keys
                 )
-                # Awaited first, then added: `stats.events += await ...` reads the total before the await and so
-                # loses the pages other classes wrote meanwhile.
-                written = await write_page_async(
-                    self.engine, run_id=self.run_id, events=parsed.events, submissions=parsed.submissions
-                )
-                stats.events += written
+                await self.write_counted(stats, events=parsed.events, submissions=parsed.submissions)
             if delta_link:  # saved last: a crash before this point re-reads the same changes next time
                 await write_page_async(self.engine, run_id=self.run_id, cursor=(src, class_id, delta_link))
             advance()
@@ -607,10 +602,7 @@ class Ingest:
             self.keys,
             key_by_upn=lambda upn: by_upn.get(self.keys.pseudonymizer.upn(upn)) if upn else None,
         )
-        written = await write_page_async(
-            self.engine, run_id=self.run_id, events=events, cursor=(src, "audit", now.isoformat())
-        )
-        stats.events += written
+        await self.write_counted(stats, events=events, cursor=(src, "audit", now.isoformat()))
         self.outcomes[src].scopes = len(responses)
         if unplaced:
             self.outcomes[src].message = f"{unplaced} responses to forms not linked to the responder's classes"
@@ -660,8 +652,7 @@ class Ingest:
                 collab_groups=collab,
                 person_key=self.keys,
             )
-            written = await write_page_async(self.engine, run_id=self.run_id, events=edits.events)
-            stats.events += written  # added after the await, so concurrent classes' counts are not lost
+            await self.write_counted(stats, events=edits.events)
             advance()
             return edits.unattributed
 
@@ -672,6 +663,15 @@ class Ingest:
         self._scope_errors(src, len(ros.class_ids), [r for r in results if isinstance(r, Exception)])
 
     # ---- bookkeeping ----------------------------------------------------------------------------------
+    async def write_counted(self, stats: SourceStats, **page) -> None:
+        """Write a page of this run and add its new events to the source's count.
+
+        Added after the await: `stats.events += await ...` reads the total before awaiting, and so loses the
+        pages that other classes of the same source wrote meanwhile.
+        """
+        written = await write_page_async(self.engine, run_id=self.run_id, **page)
+        stats.events += written
+
     def _scope_errors(self, source: str, total: int, errors: list[Exception]) -> None:
         out = self.outcomes[source]
         out.scopes = total
