@@ -51,22 +51,27 @@ def _insert(conn, table, columns: list[str], rows) -> None:
     conn.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", rows)
 
 
-def _upsert_submissions(conn, sub: pd.DataFrame) -> None:
+def _upsert_submissions(conn, sub: pd.DataFrame, run_id: int) -> None:
+    """As graph_ingest/writer.py's ``upsert_submissions``: stamped with the run when new or really changed."""
     cols = ["submission_id", "assignment_id", "class_id", "student_key", "submitted_at", "returned_at", "status"]
+    returned = _times(sub["returned_at"])
     rows = zip(
         _text(sub["submission_id"]),
         _text(sub["assignment_id"]),
         _text(sub["class_id"]),
         _text(sub["student_key"]),
         _times(sub["submitted_at"]),
-        _times(sub["returned_at"]),
-        ["returned" if r is not None else "submitted" for r in _times(sub["returned_at"])],
+        returned,
+        ["returned" if r is not None else "submitted" for r in returned],
+        [run_id] * len(sub),
         strict=True,
     )
-    marks = ", ".join("?" for _ in cols)
+    marks = ", ".join("?" for _ in range(len(cols) + 1))
+    changed = " OR ".join(f"submissions.{c} IS NOT excluded.{c}" for c in ("submitted_at", "returned_at", "status"))
     conn.executemany(
-        f"INSERT INTO submissions ({', '.join(cols)}) VALUES ({marks}) ON CONFLICT (submission_id) DO UPDATE SET "
-        "submitted_at = excluded.submitted_at, returned_at = excluded.returned_at, status = excluded.status",
+        f"INSERT INTO submissions ({', '.join(cols)}, run_id) VALUES ({marks}) ON CONFLICT (submission_id) DO UPDATE "
+        "SET submitted_at = excluded.submitted_at, returned_at = excluded.returned_at, status = excluded.status, "
+        f"run_id = excluded.run_id WHERE {changed}",
         list(rows),
     )
 
@@ -159,7 +164,7 @@ def _ingest(engine, events: pd.DataFrame, submissions: pd.DataFrame, offset: int
     _write_events(engine, events, run, offset)
     raw = engine.raw_connection()
     try:
-        _upsert_submissions(raw.cursor(), submissions)
+        _upsert_submissions(raw.cursor(), submissions, run)
         raw.commit()
     finally:
         raw.close()

@@ -52,10 +52,25 @@ def _write(
         [a.row() for a in assignments],
         update=["has_forms_resource", "form_id", "assigned_at", "due_at", "status"],
     )
-    upsert(conn, s.submissions, [x.row() for x in submissions], update=["submitted_at", "returned_at", "status"])
+    upsert_submissions(conn, [x.row() for x in submissions], run_id)
     if cursor is not None:
         save_cursor(conn, *cursor)
     return n
+
+
+def upsert_submissions(conn, rows: Sequence[dict], run_id: int | None) -> int:
+    """Submissions as the ingest writes them: stamped with the run when new or really changed, never otherwise.
+
+    The stamp is how the measures recompute finds changed submissions (measures/snapshot.py): a sweep that sees
+    a submission unchanged leaves its row, and its run, as they were.
+    """
+    return upsert(
+        conn,
+        s.submissions,
+        [{**r, "run_id": run_id} for r in rows],
+        update=["submitted_at", "returned_at", "status"],
+        stamp=["run_id"],
+    )
 
 
 class GroupWriter:

@@ -25,11 +25,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
-import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, String, cast, select
+from sqlalchemy import Engine, func, select
 
-from store import schema
+from store import columnar, schema
 
 EVENT_COLUMNS = ("class_id", "community_id", "tool", "kind", "actor_key", "target_key", "object_id", "occurred_at")
 ENROLLMENT_COLUMNS = ("class_id", "person_key", "role", "joined_on", "left_on")
@@ -142,17 +141,22 @@ def empty_frames() -> ActivityFrames:
     )
 
 
-def _read(conn, stmt, columns, *, raw: bool = False) -> pd.DataFrame:
-    """Rows to a frame column by column: faster than ``from_records`` on a million rows.
-
-    ``raw``: take the driver's values as they are (no SQLAlchemy result processing), for text columns only.
-    """
-    result = conn.execute(stmt)
-    rows = result.cursor.fetchall() if raw else result.all()
+def _read(conn, stmt, columns) -> pd.DataFrame:
+    """Rows to a frame column by column: faster than ``from_records`` on a million rows."""
+    rows = conn.execute(stmt).all()
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
-    if raw:  # text: no type inference to do
-        return pd.DataFrame({c: np.array(v, dtype=object) for c, v in zip(columns, values, strict=True)})
     return pd.DataFrame({c: pd.Series(list(v)) for c, v in zip(columns, values, strict=True)})
+
+
+def _read_events(engine: Engine, conn, stmt) -> pd.DataFrame:
+    """SQLite: in chunks into categoricals (store/columnar.py); PostgreSQL: psycopg's typed rows."""
+    frame = columnar.read_frame(engine, stmt, times=("occurred_at",))
+    return _read(conn, stmt, EVENT_COLUMNS) if frame is None else frame
+
+
+def _read_submissions(engine: Engine, conn, stmt) -> pd.DataFrame:
+    frame = columnar.read_frame(engine, stmt, times=("submitted_at", "returned_at"), unique=("submission_id",))
+    return _read(conn, stmt, SUBMISSION_COLUMNS) if frame is None else frame
 
 
 def _event_select():
@@ -168,7 +172,7 @@ def _submission_select():
 
 
 def _utc_columns(events: pd.DataFrame, submissions: pd.DataFrame) -> None:
-    # SQLite hands back naive datetimes for DateTime(timezone=True); they were written as UTC.
+    # Read as UTC (store/columnar.py) or as psycopg's aware datetimes; naive ones were written as UTC.
     for frame, cols in ((events, ["occurred_at"]), (submissions, ["submitted_at", "returned_at"])):
         for col in cols:
             s = pd.to_datetime(frame[col])
@@ -233,61 +237,53 @@ def frames_from_store(engine: Engine, *, since: date | None = None, until: date 
         ev_stmt = ev_stmt.where(ev.occurred_at < hi)
         sub_stmt = sub_stmt.where(sb.submitted_at < hi)
     with engine.connect() as conn:
-        events = _read(conn, ev_stmt, EVENT_COLUMNS)
+        events = _read_events(engine, conn, ev_stmt)
         roster = _roster_tables(conn)
-        submissions = _read(conn, sub_stmt, SUBMISSION_COLUMNS)
+        submissions = _read_submissions(engine, conn, sub_stmt)
         assignments = _assignments(conn)
     return _assemble(events, submissions, assignments, roster)
 
 
-def submissions_as_text(engine: Engine) -> pd.DataFrame:
-    """Every submission with its timestamps as the database's text: one cheap read that shows any change.
-
-    Parsing a million timestamps row by row costs four times the read itself; ``submissions_from_text``
-    parses only the rows that need it, vectorised.
-    """
+def submission_run_counts(engine: Engine) -> dict[int | None, int]:
+    """Submissions per ingest run that wrote or last changed them (None: stored before runs were recorded)."""
     sb = schema.submissions.c
-    stmt = select(
-        sb.submission_id,
-        sb.assignment_id,
-        sb.class_id,
-        sb.student_key,
-        cast(sb.submitted_at, String),
-        cast(sb.returned_at, String),
-    )
     with engine.connect() as conn:
-        return _read(conn, stmt, SUBMISSION_COLUMNS, raw=True)
+        rows = conn.execute(select(sb.run_id, func.count()).group_by(sb.run_id)).all()
+    return {(None if r is None else int(r)): int(n) for r, n in rows}
 
 
-def submissions_from_text(raw: pd.DataFrame) -> pd.DataFrame:
-    out = raw.copy()
-    for col in ("submitted_at", "returned_at"):
-        out[col] = pd.to_datetime(out[col], utc=True, format="ISO8601")
-    return out
+def submission_ids_for_runs(engine: Engine, run_ids: Iterable[int]) -> pd.Index:
+    run_ids = sorted(set(run_ids))
+    if not run_ids:
+        return pd.Index([], dtype=object)
+    sb = schema.submissions.c
+    with engine.connect() as conn:
+        ids = conn.execute(select(sb.submission_id).where(sb.run_id.in_(run_ids))).scalars().all()
+    return pd.Index(ids, dtype=object)
 
 
-def frames_for_runs(engine: Engine, run_ids: Iterable[int], submissions: pd.DataFrame | None = None) -> ActivityFrames:
-    """The events that the given ingest runs stored, with every assignment: a batch to fold into a state.
+def frames_for_runs(engine: Engine, run_ids: Iterable[int]) -> ActivityFrames:
+    """What the given ingest runs stored (their events, and the submissions they wrote or last changed), with
+    every assignment: a batch to fold into a state.
 
-    Reads by ``run_id`` (ix_activity_events_run_id), so the cost follows the new runs, not the store. The
-    roster frames are left empty: a batch is folded into a state prepared with the store's roster.
-    ``submissions`` (parsed) are the batch's submissions; none when not given.
+    Reads by ``run_id`` (ix_activity_events_run_id, ix_submissions_run_id), so the cost follows the new runs,
+    not the store. The roster frames are left empty: a batch is folded into a state prepared with the store's
+    roster.
     """
     run_ids = sorted(set(run_ids))
-    ev = schema.activity_events.c
+    ev, sb = schema.activity_events.c, schema.submissions.c
+    empty = empty_frames()
     with engine.connect() as conn:
         if run_ids:
-            events = _read(conn, _event_select().where(ev.run_id.in_(run_ids)), EVENT_COLUMNS)
+            events = _read_events(engine, conn, _event_select().where(ev.run_id.in_(run_ids)))
+            submissions = _read_submissions(engine, conn, _submission_select().where(sb.run_id.in_(run_ids)))
         else:
-            events = pd.DataFrame({c: pd.Series([], dtype=object) for c in EVENT_COLUMNS})
+            events, submissions = empty.events, empty.submissions
         assignments = _assignments(conn)
-    empty = empty_frames()
-    if submissions is None:
-        submissions = empty.submissions
     roster = {
         "enrollments": empty.enrollments,
         "classes": empty.classes.drop(columns="community_id"),
         "community_classes": pd.DataFrame({c: pd.Series([], dtype=object) for c in COMMUNITY_CLASS_COLUMNS}),
         "community_members": empty.community_members,
     }
-    return _assemble(events, submissions.reset_index(drop=True), assignments, roster)
+    return _assemble(events, submissions, assignments, roster)

@@ -35,7 +35,7 @@ from measures.results import MEASURES, compute_results, figures_from_rows
 from measures.snapshot import StateReport, prepared_state
 from pli_pulse.school_calendar import SchoolCalendar
 from store import schema
-from store.upsert import upsert
+from store.upsert import upsert_tuples
 
 COMPARISONS = {
     "community_median": "community",
@@ -68,23 +68,27 @@ def touched_dates(engine: Engine, calendar: SchoolCalendar, since: datetime) -> 
     """District dates of events and submissions that arrived or happened since the last computation."""
     ev, runs, sub = schema.activity_events.c, schema.ingest_runs.c, schema.submissions.c
     # Runs that may have written since: those that ended after it and those not ended (another replica's).
-    # Their events are found through ix_activity_events_run_id, never by scanning the table; events written
-    # outside any run (run_id NULL) are caught by their time.
+    # Their events and submissions are found through the run_id indexes, never by scanning a table. A
+    # submission carries the run that last really changed it (migration 0005), so feedback returned on old work
+    # is found too. Rows written outside any run (run_id NULL) are caught by their time.
     recent_runs = select(runs.run_id).where(or_(runs.finished_at >= since, runs.finished_at.is_(None)))
     stmts = [
         select(ev.occurred_at).where(ev.run_id.in_(recent_runs)),
         select(ev.occurred_at).where(ev.run_id.is_(None), ev.occurred_at >= since),
-        select(sub.submitted_at).where(or_(sub.submitted_at >= since, sub.returned_at >= since)),
-        select(sub.returned_at).where(sub.returned_at >= since),
+        select(sub.submitted_at, sub.returned_at).where(sub.run_id.in_(recent_runs)),
+        select(sub.submitted_at, sub.returned_at).where(
+            sub.run_id.is_(None), or_(sub.submitted_at >= since, sub.returned_at >= since)
+        ),
     ]
     out: set[date] = set()
     with engine.connect() as conn:
         for stmt in stmts:
-            for (ts,) in conn.execute(stmt):
-                if ts is None:
-                    continue
-                ts = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-                out.add(calendar.to_district_date(ts))
+            for row in conn.execute(stmt):
+                for ts in row:
+                    if ts is None:
+                        continue
+                    ts = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+                    out.add(calendar.to_district_date(ts))
     return out
 
 
@@ -102,30 +106,16 @@ def plan_periods(
     return periods_containing(dates, calendar, as_of)
 
 
-def _rows(table: pd.DataFrame, computed_at: datetime) -> list[dict]:
+RESULT_FIELDS = ("scope", "scope_id", "period", "measure", "value", "n", "suppressed")
+
+
+def _rows(table: pd.DataFrame) -> list[tuple]:
+    """Tuples in RESULT_FIELDS order: a district's weekly recompute writes about 375,000 of them."""
     values = table["value"].astype(object).where(table["value"].notna(), None)
-    return [
-        {
-            "scope": s,
-            "scope_id": i,
-            "period": p,
-            "measure": m,
-            "value": v,
-            "n": int(n),
-            "suppressed": r,
-            "computed_at": computed_at,
-        }
-        for s, i, p, m, v, n, r in zip(
-            table["scope"],
-            table["scope_id"],
-            table["period"],
-            table["measure"],
-            values,
-            table["n"],
-            table["suppressed"],
-            strict=True,
-        )
-    ]
+    suppressed = table["suppressed"].astype(object).where(table["suppressed"].notna(), None)
+    columns = [table[c].astype(object).tolist() for c in ("scope", "scope_id", "period", "measure")]
+    columns += [values.tolist(), table["n"].astype("int64").tolist(), suppressed.tolist()]
+    return list(zip(*columns, strict=True))
 
 
 def write_results(engine: Engine, table: pd.DataFrame, periods: Iterable[str], computed_at: datetime) -> int:
@@ -135,7 +125,8 @@ def write_results(engine: Engine, table: pd.DataFrame, periods: Iterable[str], c
     with engine.begin() as conn:
         if periods:
             conn.execute(delete(mr).where(mr.c.period.in_(periods)))
-        return upsert(conn, mr, _rows(table, computed_at), update=["value", "n", "suppressed", "computed_at"])
+        update = ["value", "n", "suppressed", "computed_at"]
+        return upsert_tuples(conn, mr, RESULT_FIELDS, _rows(table), update, same={"computed_at": computed_at})
 
 
 def recompute(

@@ -16,10 +16,15 @@ still holds exactly what it was made from, and is rebuilt from the store otherwi
   object and time under another source id): a from-scratch prepare counts such a pair once, a fold twice.
 
 Submissions change in place (feedback is returned days after a submission, whenever an ingest first sees it),
-so no time window can be sure to catch every change. Every stored submission row is read as text on each fold
-(about 1M rows at district scale, not the 20M events) and hashed, all columns; rows whose hash differs from the
-one saved with the state, and rows it does not hold, are folded in and replace their earlier row by id. If the
-store holds fewer of the state's submissions than the state, some were deleted, and the state is rebuilt.
+so no time window can be sure to catch every change. Instead each submission row carries the run that wrote it
+or last really changed it (``submissions.run_id``, migration 0005): a fold reads the submissions of the new
+runs through ``ix_submissions_run_id`` and lets each replace its earlier row by id. A changed row leaves the
+run it was counted under, so deletions are found by arithmetic: the submissions still under folded runs, plus
+the held ones that moved to new runs, must be exactly the ones the state holds. Fewer means some were deleted,
+more means rows were written without a run; either rebuilds.
+
+A rebuild made while a run it holds is still running is not saved: that run may still change a submission the
+state holds, and the change would carry a run the state counts as folded.
 
 The file is a pickle (protocol 5) with the day bitmaps packed eight to a byte. Pickle runs code when read, so
 the file is written with mode 0600 in the operator's state directory and read from nowhere else.
@@ -43,12 +48,10 @@ import pandas as pd
 from sqlalchemy import Engine, and_, exists, func, make_url, or_, select
 
 from measures.frames import (
-    SUBMISSION_COLUMNS,
     frames_for_runs,
     frames_from_store,
-    read_roster,
-    submissions_as_text,
-    submissions_from_text,
+    submission_ids_for_runs,
+    submission_run_counts,
 )
 from measures.prepare import EDGE_KINDS, Prepared, add_activity, prepare
 from pli_pulse.school_calendar import SchoolCalendar
@@ -57,7 +60,7 @@ from store.upsert import upsert
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: submissions are folded by run (no per-row hashes)
 FILE_NAME = "term-state.pickle"
 NAME = "term"
 _BITMAP_DICTS = ("event_bits", "sub_bits")
@@ -69,10 +72,9 @@ class Snapshot:
     token: str
     calendar: SchoolCalendar
     roster: str  # SHA-256 of the roster tables
-    runs: dict[int | None, int]  # events held per ingest run id; None = events stored without a run
+    runs: dict[int | None, int]  # events held per folded ingest run id (0: it wrote only submissions); None = none
     prepared: Prepared
     saved_at: datetime
-    sub_hashes: np.ndarray  # uint64 hash of each held submission's stored row, aligned with prepared.sub_ids
 
 
 @dataclass
@@ -113,14 +115,26 @@ def discard(settings) -> bool:
 # --- what the store holds now -----------------------------------------------------------------------------
 
 
+def _roster_columns():
+    """The roster columns the measures are prepared with (measures/frames.py, ``read_roster``)."""
+    m, c, cc, cm = schema.memberships.c, schema.classes.c, schema.community_classes.c, schema.community_members.c
+    return {
+        "classes": (c.class_id, c.school_id, c.is_pli),
+        "memberships": (m.class_id, m.person_key, m.role, m.joined_on, m.left_on),
+        "community_classes": (cc.community_id, cc.class_id),
+        "community_members": (cm.community_id, cm.person_key, cm.role),
+    }
+
+
 def roster_fingerprint(engine: Engine) -> str:
-    """SHA-256 over the roster tables, rows sorted: any added, removed or changed row changes it."""
+    """SHA-256 over the roster rows as the driver returns them, sorted: any added, removed or changed row changes
+    it. Raw rows, because converting 90,000 memberships' dates took most of a fold's store check."""
     digest = hashlib.sha256()
-    for name, frame in sorted(read_roster(engine).items()):
-        text = frame.astype(str)
-        text = text.sort_values(list(text.columns), kind="stable")
-        digest.update(name.encode())
-        digest.update(text.to_csv(index=False).encode())
+    with engine.connect() as conn:
+        for name, columns in _roster_columns().items():
+            rows = conn.execute(select(*columns)).cursor.fetchall()
+            digest.update(f"{name}:{len(rows)}\n".encode())
+            digest.update("\n".join(sorted(map(repr, rows))).encode())
     return digest.hexdigest()
 
 
@@ -218,7 +232,6 @@ def save(engine: Engine, settings, snap: Snapshot) -> Path:
         "roster": snap.roster,
         "runs": snap.runs,
         "saved_at": snap.saved_at,
-        "sub_hashes": snap.sub_hashes,
         "state": _state_dict(snap.prepared),
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".term-state-", suffix=".tmp")  # created 0600
@@ -255,10 +268,7 @@ def load(settings) -> tuple[Snapshot | None, str]:
             runs=dict(payload["runs"]),
             prepared=_prepared(payload["state"]),
             saved_at=payload["saved_at"],
-            sub_hashes=np.asarray(payload["sub_hashes"], dtype=np.uint64),
         )
-        if len(snap.sub_hashes) != len(snap.prepared.sub_ids):
-            raise ValueError("submission hashes do not match the submissions held")
     except Exception as exc:  # a truncated or foreign file: any failure to read it means "rebuild"
         reason = f"saved state {path} is unreadable ({type(exc).__name__}: {exc})"
         log.warning("%s; rebuilding it from the store", reason)
@@ -269,20 +279,6 @@ def load(settings) -> tuple[Snapshot | None, str]:
 # --- the state a recompute works on -----------------------------------------------------------------------
 
 
-def row_hashes(raw: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash of every column of each stored submission row: any change to a row changes its hash."""
-    rows = raw.loc[:, list(SUBMISSION_COLUMNS)]
-    return pd.util.hash_pandas_object(rows, index=False, categorize=False).to_numpy(np.uint64)
-
-
-def _ids(raw: pd.DataFrame) -> pd.Index:
-    return pd.Index(raw["submission_id"].astype(str).to_numpy(dtype=object))
-
-
-def _positions(index: pd.Index, keys: pd.Index) -> np.ndarray:
-    return index.get_indexer(keys) if len(index) else np.full(len(keys), -1, dtype=np.int64)
-
-
 def _rebuild(
     engine: Engine, settings, calendar: SchoolCalendar, as_of: date, reason: str
 ) -> tuple[Prepared, StateReport]:
@@ -291,8 +287,7 @@ def _rebuild(
     t = time.perf_counter()
     roster = roster_fingerprint(engine)
     counts = run_counts(engine)
-    # Hashed before the rows are read: a row changing in between is seen as changed by the next fold.
-    raw = submissions_as_text(engine)
+    sub_counts = submission_run_counts(engine)
     steps["check store"] = time.perf_counter() - t
     t = time.perf_counter()
     frames = frames_from_store(engine)
@@ -301,18 +296,37 @@ def _rebuild(
     p = prepare(frames, calendar, as_of)
     steps["prepare"] = time.perf_counter() - t
     t = time.perf_counter()
-    pos = _positions(_ids(raw), p.sub_ids)
-    hashes = np.zeros(len(p.sub_ids), dtype=np.uint64)  # a row read after the hashes: folded again next time
-    hashes[pos >= 0] = row_hashes(raw)[pos[pos >= 0]]
-    consistent = run_counts(engine) == counts and roster_fingerprint(engine) == roster
-    if consistent and sum(counts.values()) == len(frames.events):
-        save(engine, settings, Snapshot("", calendar, roster, counts, p, datetime.now(UTC), hashes))
+    runs = {r: 0 for r in sub_counts if r is not None} | counts
+    running = sorted(r for r, status in run_statuses(engine).items() if status == "running" and r in runs)
+    consistent = (
+        run_counts(engine) == counts
+        and submission_run_counts(engine) == sub_counts
+        and roster_fingerprint(engine) == roster
+        and sum(counts.values()) == len(frames.events)
+        and sum(sub_counts.values()) == len(p.sub_ids)
+    )
+    if running:
+        log.info("measures state not saved: ingest run %s is still running; the next recompute rebuilds", running)
+        discard(settings)
+    elif consistent:
+        save(engine, settings, Snapshot("", calendar, roster, runs, p, datetime.now(UTC)))
     else:
         log.warning("the store changed while the measures read it; no state saved, the next recompute rebuilds")
         discard(settings)
     steps["save state"] = time.perf_counter() - t
     log.info("measures state rebuilt from the store (%s)", reason)
     return p, StateReport(True, reason, events_read=len(frames.events), steps=steps)
+
+
+def _submissions_check(p: Prepared, snap: Snapshot, sub_counts, batch_ids: pd.Index, pending_ids: pd.Index) -> str:
+    """Why the held submissions no longer add up (see the module docstring), or "" when they do."""
+    still = sum(n for r, n in sub_counts.items() if r is None or r in snap.runs)
+    moved = int(p.sub_ids.isin(batch_ids).sum()) + int(p.sub_ids.isin(pending_ids).sum()) if len(p.sub_ids) else 0
+    if still + moved < len(p.sub_ids):
+        return "submissions the state holds were deleted"
+    if still + moved > len(p.sub_ids):
+        return "submissions stored without an ingest run"
+    return ""
 
 
 def prepared_state(
@@ -339,11 +353,12 @@ def prepared_state(
         return _rebuild(engine, settings, calendar, as_of, reason)
     statuses = run_statuses(engine)
     counts = run_counts(engine)
+    sub_counts = submission_run_counts(engine)
     if any(counts.get(r, 0) != n for r, n in snap.runs.items()):
         reason = "events the state holds were deleted or changed (forget, retention)"
     elif counts.get(None, 0) and None not in snap.runs:
         reason = "events stored without an ingest run"
-    new = sorted(r for r in counts if r not in snap.runs and r is not None)
+    new = sorted(r for r in {*counts, *sub_counts} if r is not None and r not in snap.runs)
     ended = [r for r in new if statuses.get(r) != "running"]  # a run purged from ingest_runs has ended
     pending = tuple(r for r in new if r not in ended)
     if not reason and repeats_held_acts(engine, ended):
@@ -352,20 +367,21 @@ def prepared_state(
     if reason:
         return _rebuild(engine, settings, calendar, as_of, reason)
     t = time.perf_counter()
+    batch = frames_for_runs(engine, ended)
+    steps["read new runs"] = time.perf_counter() - t
     p = snap.prepared
-    raw = submissions_as_text(engine)
-    hashes = row_hashes(raw)
-    pos = _positions(p.sub_ids, _ids(raw))
-    held = pos >= 0
-    if int(held.sum()) != len(p.sub_ids):
-        return _rebuild(engine, settings, calendar, as_of, "submissions the state holds were deleted")
-    changed = ~held
-    changed[held] = snap.sub_hashes[pos[held]] != hashes[held]
-    steps["check submissions"] = time.perf_counter() - t
-    t = time.perf_counter()
-    batch = frames_for_runs(engine, ended, submissions_from_text(raw.loc[changed]))
-    steps["read new events"] = time.perf_counter() - t
-    if len(batch.events) != sum(counts[r] for r in ended):
+    reason = _submissions_check(
+        p,
+        snap,
+        sub_counts,
+        pd.Index(batch.submissions["submission_id"].astype(object)),
+        submission_ids_for_runs(engine, pending),
+    )
+    if reason:
+        return _rebuild(engine, settings, calendar, as_of, reason)
+    if len(batch.events) != sum(counts.get(r, 0) for r in ended) or len(batch.submissions) != sum(
+        sub_counts.get(r, 0) for r in ended
+    ):
         return _rebuild(engine, settings, calendar, as_of, "the store changed while the measures read it")
     t = time.perf_counter()
     p.as_of = as_of  # FA by feedback counts only if returned by as_of: submission bits are redone in the fold
@@ -373,11 +389,10 @@ def prepared_state(
     add_activity(p, batch, normalised=True)
     steps["fold"] = time.perf_counter() - t
     t = time.perf_counter()
-    updated = snap.sub_hashes.copy()
-    again = changed & held
-    updated[pos[again]] = hashes[again]
-    snap.sub_hashes = np.concatenate([updated, hashes[changed & ~held]])  # new ids are appended in batch order
-    snap.runs.update({r: counts[r] for r in ended})
+    snap.runs.update({r: counts.get(r, 0) for r in ended})
     save(engine, settings, snap)
     steps["save state"] = time.perf_counter() - t
-    return p, StateReport(False, "folded new runs", len(batch.events), tuple(ended), pending, int(changed.sum()), steps)
+    report = StateReport(
+        False, "folded new runs", len(batch.events), tuple(ended), pending, len(batch.submissions), steps
+    )
+    return p, report

@@ -160,6 +160,9 @@ submissions = Table(
     Column("submitted_at", TS),
     Column("returned_at", TS),  # when feedback or points were returned; the grade itself is never stored
     Column("status", String(24)),
+    # The ingest run that wrote the row or last really changed it (store/upsert.py, ``stamp``): the measures
+    # recompute folds in only the submissions of runs it has not seen (measures/snapshot.py, migration 0005).
+    Column("run_id", Integer, index=True),
 )
 
 form_classes = Table(

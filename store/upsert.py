@@ -13,7 +13,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, or_
 from sqlalchemy.dialects import postgresql, sqlite
 
 _SQLITE = sqlite.dialect()
@@ -25,27 +25,34 @@ def upsert(
     rows: Iterable[Mapping[str, Any]],
     *,
     update: Sequence[str] | None = None,
+    stamp: Sequence[str] = (),
 ) -> int:
     """Insert rows; on a primary-key conflict update ``update`` columns (default: none, keep the first).
 
+    ``stamp`` columns (such as the ingest run) are written with a new row, and on a conflict only when one of the
+    ``update`` columns really changed: a repeat that changes nothing leaves the stored row, its stamp included,
+    exactly as it was. That is how the measures recompute finds the submissions that changed since it last ran.
+
     Returns the number of rows the database inserted or updated (a repeat that changed nothing counts 0
-    with the default ``update=None``), so callers can report *new* events. Runs in the caller's transaction,
-    so a cursor saved in the same transaction commits together with the rows of its page.
+    with the default ``update=None``, or with a ``stamp``), so callers can report *new* events. Runs in the
+    caller's transaction, so a cursor saved in the same transaction commits together with the rows of its page.
     """
     rows = list(rows)
-    update = tuple(update or ())
+    update, stamp = tuple(update or ()), tuple(stamp)
+    if stamp and not update:
+        raise ValueError("a stamp is written on a real change of the update columns, so it needs update columns")
     if conn.dialect.name == "sqlite":
         if not rows:
             return 0
         fields = tuple(rows[0])
         get = _getter(fields)
-        return _sqlite_write(conn, table, fields, [get(r) for r in rows], update)
+        return _sqlite_write(conn, table, fields, [get(r) for r in rows], update, stamp)
     rows = _last_per_key(rows, [c.name for c in table.primary_key.columns])
     if not rows:
         return 0
     # psycopg reports no total for executemany, so on PostgreSQL the statement RETURNs one column per written
     # row, and SQLAlchemy batches the rows into multi-row INSERTs ("insertmanyvalues").
-    return len(conn.execute(_statement(conn.dialect.name, table, update), rows).all())
+    return len(conn.execute(_statement(conn.dialect.name, table, update, stamp), rows).all())
 
 
 def insert_new(conn: Connection, table: Table, fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
@@ -54,10 +61,26 @@ def insert_new(conn: Connection, table: Table, fields: Sequence[str], rows: Iter
     The ingest's events are NamedTuples: on SQLite their values go straight into the executemany parameters,
     with no dict per row (bench_ingest_teams). PostgreSQL takes ``upsert`` with dicts, unchanged.
     """
-    fields = tuple(fields)
+    return upsert_tuples(conn, table, fields, rows)
+
+
+def upsert_tuples(
+    conn: Connection,
+    table: Table,
+    fields: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    update: Sequence[str] = (),
+    same: Mapping[str, Any] | None = None,
+) -> int:
+    """``upsert`` of rows given as tuples in ``fields`` order, for the bulk writers (events, measure results).
+
+    ``same``: columns with one value for every row (such as the time of a computation), converted once.
+    """
+    fields, update, same = tuple(fields), tuple(update), dict(same or {})
     if conn.dialect.name != "sqlite":
-        return upsert(conn, table, [dict(zip(fields, row, strict=True)) for row in rows])
-    return _sqlite_write(conn, table, fields, list(rows), ())
+        dicts = [{**dict(zip(fields, row, strict=True)), **same} for row in rows]
+        return upsert(conn, table, dicts, update=update)
+    return _sqlite_write(conn, table, fields, list(rows), update, (), same)
 
 
 def _getter(names: Sequence[Any]) -> Callable[[Any], tuple]:
@@ -78,11 +101,30 @@ def _last_per_key(rows: list, key_names: Sequence[Any]) -> list:
     return list({key(r): r for r in rows}.values())
 
 
-def _sqlite_write(conn: Connection, table: Table, fields: tuple[str, ...], rows: list, update: tuple[str, ...]) -> int:
+def _sqlite_write(
+    conn: Connection,
+    table: Table,
+    fields: tuple[str, ...],
+    rows: list,
+    update: tuple[str, ...],
+    stamp: tuple[str, ...],
+    same: Mapping[str, Any] | None = None,
+) -> int:
     rows = _last_per_key(rows, [fields.index(c.name) for c in table.primary_key.columns])
     if not rows:
         return 0
-    sql, parameters = _sqlite_tuple_plan(table, update, fields)
+    same = same or {}
+    if same:  # converted once here, then given to every row as the plan's constants
+        dialect = conn.dialect
+        converted = []
+        for name, value in same.items():
+            process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            converted.append(process(value) if process else value)
+        rows = [(*row, *converted) for row in rows]
+        fields = (*fields, *same)
+        sql, parameters = _sqlite_tuple_plan(table, update, stamp, fields, len(same))
+    else:
+        sql, parameters = _sqlite_tuple_plan(table, update, stamp, fields)
     # The driver's executemany adds up the rows each execution changed; a conflict skipped by DO NOTHING
     # changes none, so the total is the count of *new* rows.
     return conn.exec_driver_sql(sql, parameters(rows)).rowcount
@@ -90,19 +132,21 @@ def _sqlite_write(conn: Connection, table: Table, fields: tuple[str, ...], rows:
 
 @lru_cache(maxsize=128)
 def _sqlite_tuple_plan(
-    table: Table, update: tuple[str, ...], fields: tuple[str, ...]
+    table: Table, update: tuple[str, ...], stamp: tuple[str, ...], fields: tuple[str, ...], ready: int = 0
 ) -> tuple[str, Callable[[Sequence[Sequence[Any]]], list[tuple]]]:
     """``_sqlite_plan``'s statement, with its parameters built by one permutation per row.
 
     Each row is extended with the converted values (bind processors) and the processed defaults, then one
-    itemgetter picks the statement's column order from the extended tuple.
+    itemgetter picks the statement's column order from the extended tuple. The last ``ready`` fields arrive
+    converted already (``upsert_tuples``'s ``same``).
     """
-    plan = _sqlite_plan(table, update, fields)
+    plan = _sqlite_plan(table, update, stamp, fields)
     width = len(fields)
+    done = set(fields[width - ready :]) if ready else set()
     converted = [
         (fields.index(c), _faster(table.c[c].type, p))
         for c, p in zip(plan.columns, plan.processors, strict=True)
-        if p is not None and c in fields  # a left-out column's default is converted once, below
+        if p is not None and c in fields and c not in done  # a left-out column's default is converted once, below
     ]
     processor = dict(zip(plan.columns, plan.processors, strict=True))
     consts = tuple(processor[c](v) if processor[c] else v for c, v in plan.defaults)
@@ -161,14 +205,14 @@ class _SqlitePlan:
 
 
 @lru_cache(maxsize=128)
-def _sqlite_plan(table: Table, update: tuple[str, ...], given: tuple[str, ...]) -> _SqlitePlan:
+def _sqlite_plan(table: Table, update: tuple[str, ...], stamp: tuple[str, ...], given: tuple[str, ...]) -> _SqlitePlan:
     dialect = sqlite.dialect()
     defaults = tuple(
         (c.name, c.default.arg)
         for c in table.columns
         if c.name not in given and c.default is not None and c.default.is_scalar
     )
-    compiled = _statement("sqlite", table, update).compile(
+    compiled = _statement("sqlite", table, update, stamp).compile(
         dialect=dialect, column_keys=[*given, *(name for name, _ in defaults)]
     )
     columns = tuple(compiled.positiontup or ())
@@ -177,7 +221,7 @@ def _sqlite_plan(table: Table, update: tuple[str, ...], given: tuple[str, ...]) 
 
 
 @lru_cache(maxsize=128)
-def _statement(dialect: str, table: Table, update: tuple[str, ...]):
+def _statement(dialect: str, table: Table, update: tuple[str, ...], stamp: tuple[str, ...] = ()):
     if dialect == "postgresql":
         insert = postgresql.insert
     elif dialect == "sqlite":
@@ -187,7 +231,10 @@ def _statement(dialect: str, table: Table, update: tuple[str, ...]):
     keys = [c.name for c in table.primary_key.columns]
     stmt = insert(table)
     if update:
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: getattr(stmt.excluded, c) for c in update})
+        # With a stamp, only a real change updates (IS DISTINCT FROM; SQLite spells it IS NOT): a repeat is no write.
+        changed = or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in update)) if stamp else None
+        set_ = {c: stmt.excluded[c] for c in (*update, *stamp)}
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=set_, where=changed)
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=keys)
     return stmt.returning(table.primary_key.columns[keys[0]]) if dialect == "postgresql" else stmt

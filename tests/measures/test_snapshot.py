@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from graph_ingest.state import finish_run, start_run
+from graph_ingest.writer import upsert_submissions
 from measures import snapshot
 from measures.frames import frames_from_store
 from measures.materialise import recompute
@@ -109,7 +110,7 @@ def ingest(engine, events, submissions=(), *, status="succeeded") -> int:
     run = start_run(engine, "incremental")
     with engine.begin() as conn:
         upsert(conn, schema.activity_events, [{**e, "run_id": run} for e in events])
-        upsert(conn, schema.submissions, list(submissions), update=["submitted_at", "returned_at", "status"])
+        upsert_submissions(conn, list(submissions), run)
     if status != "running":
         finish_run(engine, run, status, {})
     return run
@@ -187,7 +188,70 @@ def test_an_incremental_recompute_reads_only_the_events_of_runs_it_has_not_folde
     assert second.state.events_read == 5
     third = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert (third.state.rebuilt, third.state.events_read, third.state.runs_folded) == (False, 0, ())
-    assert third.state.submissions_read == 0  # unchanged submissions are compared by hash, not folded again
+    assert third.state.submissions_read == 0
+
+
+SUBS = [  # the fixture's four submissions, as a sweep sees them again
+    _submission("sub-1", "A", "asg-1", "A-s2", at(date(2026, 11, 3))),
+    _submission("sub-2", "B", "asg-2", "B-s3", at(date(2026, 11, 4)), at(date(2026, 11, 5))),
+    _submission("sub-3", "A", "asg-1", "A-s3", at(date(2026, 11, 4))),
+    _submission("sub-4", "A", "asg-1", "A-s1", at(date(2026, 11, 5)), at(date(2026, 11, 12))),
+]
+
+
+def test_a_sweep_that_sees_every_submission_unchanged_folds_none_of_them(store):
+    engine, settings = store
+    first_recompute(engine, settings)
+    ingest(engine, [], SUBS)
+    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    # The run stamped nothing (no row was rewritten), so there is nothing of it to fold.
+    assert (report.state.rebuilt, report.state.runs_folded, report.state.submissions_read) == (False, (), 0)
+    assert_equals_from_scratch(engine)
+
+
+def test_a_run_that_only_changed_submissions_is_folded_once(store):
+    engine, settings = store
+    first_recompute(engine, settings)
+    returned = {**SUBS[2], "returned_at": at(date(2026, 11, 6)), "status": "returned"}
+    run = ingest(engine, [], [returned])
+    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    assert (report.state.rebuilt, report.state.runs_folded, report.state.submissions_read) == (False, (run,), 1)
+    assert_equals_from_scratch(engine)
+    again = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    assert (again.state.rebuilt, again.state.runs_folded, again.state.submissions_read) == (False, (), 0)
+
+
+def test_a_submission_changed_by_a_run_still_running_is_folded_when_that_run_ends(store):
+    engine, settings = store
+    first_recompute(engine, settings)
+    returned = {**SUBS[0], "returned_at": at(date(2026, 11, 18)), "status": "returned"}
+    run = ingest(engine, [], [returned], status="running")
+    # sub-1 left the folded run for a pending one: moved, not deleted.
+    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    assert (report.state.rebuilt, report.state.runs_pending, report.state.submissions_read) == (False, (run,), 0)
+    finish_run(engine, run, "succeeded", {})
+    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    assert (report.state.rebuilt, report.state.runs_folded, report.state.submissions_read) == (False, (run,), 1)
+    assert_equals_from_scratch(engine)
+
+
+def test_submissions_stored_without_an_ingest_run_rebuild_the_state(store):
+    engine, settings = store
+    first_recompute(engine, settings)
+    with engine.begin() as conn:
+        upsert(conn, schema.submissions, [_submission("sub-8", "C", "asg-1", "C-s1", at(date(2026, 11, 16)))])
+    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    assert report.state.rebuilt and report.state.reason == "submissions stored without an ingest run"
+    assert_equals_from_scratch(engine)
+
+
+def test_a_state_rebuilt_while_a_run_it_holds_is_running_is_not_saved(store):
+    engine, settings = store
+    ingest(engine, _week_events(700, date(2026, 11, 17)), status="running")
+    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    assert report.state.rebuilt
+    assert not snapshot.state_path(settings).exists()  # that run could still restamp a held submission
+    assert_equals_from_scratch(engine)
 
 
 def test_a_late_event_dated_in_an_earlier_week_is_folded_and_that_week_is_recomputed(store):

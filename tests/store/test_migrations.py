@@ -2,10 +2,12 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from datetime import UTC, datetime
+
+from sqlalchemy import inspect, select, text
 
 from store.db import current_revision, downgrade, head_revision, make_engine, upgrade
-from store.schema import metadata
+from store.schema import metadata, submissions
 
 
 def test_migrations_take_an_empty_database_to_head(database_url):
@@ -53,3 +55,27 @@ def test_community_index_leaves_out_class_events(store_engine):
                 "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_activity_events_community'"
             ).scalar_one()
     assert "community_id IS NOT NULL" in sql.replace("(", "").replace(")", "")
+
+
+def test_submissions_stored_before_runs_were_stamped_take_the_newest_run(database_url):
+    # Older than any computation to come: the period planner must not take them for new (migration 0005).
+    engine = make_engine(database_url)
+    upgrade(engine, "0004")
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    with engine.begin() as conn:
+        for status in ("succeeded", "failed"):
+            conn.execute(
+                text("INSERT INTO ingest_runs (started_at, status, mode, stats) VALUES (:t, :s, 'incremental', '{}')"),
+                {"t": now, "s": status},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO submissions (submission_id, assignment_id, class_id, student_key, submitted_at)"
+                " VALUES ('sub-1', 'asg-1', 'class-1', 'k', :t)"
+            ),
+            {"t": now},
+        )
+        newest = conn.execute(text("SELECT max(run_id) FROM ingest_runs")).scalar_one()
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(select(submissions.c.run_id)).scalar_one() == newest == 2

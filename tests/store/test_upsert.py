@@ -2,6 +2,7 @@
 
 from datetime import UTC, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -62,6 +63,45 @@ def test_a_submission_upsert_updates_the_return_time_when_feedback_arrives_later
         assert count(conn, s.submissions) == 1
     assert row.status == "returned"
     assert row.returned_at.replace(tzinfo=T0.tzinfo) == T0 + timedelta(hours=30)
+
+
+def _stamped(conn, rows, run_id):
+    cols = ["submitted_at", "returned_at", "status"]
+    return upsert(conn, s.submissions, [{**r, "run_id": run_id} for r in rows], update=cols, stamp=["run_id"])
+
+
+def test_a_stamp_is_written_with_a_new_row_and_moves_only_when_a_value_really_changes(store_engine):
+    subs = [
+        {
+            "submission_id": f"sub-{i}",
+            "assignment_id": "asg-1",
+            "class_id": "class-1",
+            "student_key": f"k{i}",
+            "submitted_at": T0,
+            "returned_at": None,
+            "status": "submitted",
+        }
+        for i in range(3)
+    ]
+    with store_engine.begin() as conn:
+        assert _stamped(conn, subs, 1) == 3
+    returned = {**subs[1], "returned_at": T0 + timedelta(days=2), "status": "returned"}
+    with store_engine.begin() as conn:
+        # Run 2 sees all three again; only sub-1 changed, so only it is written and carries run 2.
+        assert _stamped(conn, [subs[0], returned, subs[2]], 2) == 1
+        stamps = dict(conn.execute(select(s.submissions.c.submission_id, s.submissions.c.run_id)).all())
+    assert stamps == {"sub-0": 1, "sub-1": 2, "sub-2": 1}
+    with store_engine.begin() as conn:
+        # A value going back to NULL is a change too (NULL-safe comparison on both backends).
+        assert _stamped(conn, [{**returned, "returned_at": None}], 3) == 1
+        assert _stamped(conn, [{**returned, "returned_at": None}], 4) == 0
+        row = conn.execute(select(s.submissions).where(s.submissions.c.submission_id == "sub-1")).one()
+    assert (row.run_id, row.returned_at, row.status) == (3, None, "returned")
+
+
+def test_a_stamp_without_update_columns_is_refused(store_engine):
+    with store_engine.begin() as conn, pytest.raises(ValueError, match="needs update columns"):
+        upsert(conn, s.submissions, [], stamp=["run_id"])
 
 
 def test_large_batches_are_split_under_the_parameter_limit(store_engine):
@@ -249,6 +289,6 @@ def test_the_tuple_path_turns_every_time_into_exactly_the_text_sqlalchemy_writes
 
     dialect = sqlite.dialect()
     theirs = s.activity_events.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
-    _, parameters = _sqlite_tuple_plan(s.activity_events, (), EVENT_FIELDS)
+    _, parameters = _sqlite_tuple_plan(s.activity_events, (), (), EVENT_FIELDS)
     (row,) = parameters(as_tuples([event("teams:msg:1", "a", at=value)]))
     assert row[EVENT_FIELDS.index("occurred_at")] == theirs(value)
