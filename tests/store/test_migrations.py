@@ -1,9 +1,9 @@
 """The store's schema is created only by migrations, identically on SQLite and PostgreSQL."""
 
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from datetime import UTC, datetime
 
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
 from store.db import current_revision, downgrade, head_revision, make_engine, upgrade
