@@ -27,7 +27,7 @@ from measures.periods import (
     current_week,
     month_label,
     parse_period,
-    periods_containing,
+    periods_touched,
     previous_label,
     today_in_district,
 )
@@ -95,15 +95,21 @@ def touched_dates(engine: Engine, calendar: SchoolCalendar, since: datetime) -> 
 def plan_periods(
     engine: Engine, calendar: SchoolCalendar, as_of: date, *, incremental: bool, labels: Sequence[str] | None = None
 ) -> list[Period]:
+    """The periods to recompute, from the store: those touched since the last computation (incremental)."""
     if labels:
         return [parse_period(label, calendar, as_of) for label in labels]
     last = _last_computed(engine) if incremental else None
     if last is None:
         return all_periods(calendar, as_of)
-    dates = touched_dates(engine, calendar, last - timedelta(minutes=5))
+    return _with_current(touched_dates(engine, calendar, last - timedelta(minutes=5)), calendar, as_of)
+
+
+def _with_current(dates: Iterable[date], calendar: SchoolCalendar, as_of: date) -> list[Period]:
+    """The periods drawing on ``dates``, and the current week, month and term, which every recompute refreshes."""
+    dates = set(dates)
     if as_of >= calendar.term_start:
         dates.add(min(as_of, calendar.term_end))
-    return periods_containing(dates, calendar, as_of)
+    return periods_touched(dates, calendar, as_of)
 
 
 RESULT_FIELDS = ("scope", "scope_id", "period", "measure", "value", "n", "suppressed")
@@ -142,28 +148,38 @@ def recompute(
 
     The term is prepared from the saved state plus the ingest runs that ended since (measures/snapshot.py),
     or from every event of the store when there is no valid state or ``incremental`` is False; either way the
-    figures are those of a from-scratch computation. ``frames`` bypasses the store and the saved state.
+    figures are those of a from-scratch computation. After a fold, the periods are those containing the folded
+    runs' dates and the current ones; otherwise the store is asked what changed since the last computation.
+    ``frames`` bypasses the store and the saved state.
     """
     started = time.perf_counter()
     calendar = SchoolCalendar.from_settings(settings)
     as_of = as_of or today_in_district(calendar)
-    planned = plan_periods(engine, calendar, as_of, incremental=incremental, labels=periods)
-    if not planned:
-        return RecomputeReport((), 0, time.perf_counter() - started, incremental)
-    state = None
+    term = None
     if frames is not None:
         prepared = frames
     else:
-        prepared, state = prepared_state(engine, settings, calendar, as_of, incremental=incremental)
-    t = time.perf_counter()
-    table = compute_results(prepared, calendar, planned, as_of=as_of, min_n=min_n_from(settings))
-    steps = {"compute": time.perf_counter() - t}
-    t = time.perf_counter()
-    rows = write_results(engine, table, [str(p) for p in planned], datetime.now(UTC))
-    steps["write results"] = time.perf_counter() - t
-    return RecomputeReport(
-        tuple(str(p) for p in planned), rows, time.perf_counter() - started, incremental, state, steps
-    )
+        term = prepared_state(engine, settings, calendar, as_of, incremental=incremental)
+        prepared = term.prepared
+    if term is not None and term.report.touched is not None and not periods:
+        # Folded: exactly the runs new since the state, so their dates are the periods to redo.
+        planned = _with_current(term.report.touched, calendar, as_of)
+    else:
+        planned = plan_periods(engine, calendar, as_of, incremental=incremental, labels=periods)
+    steps: dict[str, float] = {}
+    rows = 0
+    if planned:
+        t = time.perf_counter()
+        table = compute_results(prepared, calendar, planned, as_of=as_of, min_n=min_n_from(settings))
+        steps["compute"] = time.perf_counter() - t
+        t = time.perf_counter()
+        rows = write_results(engine, table, [str(p) for p in planned], datetime.now(UTC))
+        steps["write results"] = time.perf_counter() - t
+    if term is not None:
+        term.keep(engine, settings)  # only now: a crash before this folds the same runs again next time
+    labels = tuple(str(p) for p in planned)
+    state = term.report if term is not None else None
+    return RecomputeReport(labels, rows, time.perf_counter() - started, incremental, state, steps)
 
 
 def read_figures(engine: Engine, scope: str, scope_id: str, period: str) -> dict[str, Figure]:

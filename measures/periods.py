@@ -8,6 +8,7 @@ Labels are the strings people type and the store keys on: ``2026-W47``, ``2026-1
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -174,6 +175,25 @@ def fa_monthly_window(period: Period, calendar: SchoolCalendar) -> tuple[date, d
     last = school[-1] if school else period.end
     month_start, month_end = months_in(last.replace(day=1), last.replace(day=28) + timedelta(days=4))[0]
     return max(month_start, calendar.term_start), min(period.end, month_end)
+
+
+def reach(period: Period, calendar: SchoolCalendar) -> tuple[date, date]:
+    """The dates a period's figures are computed from: the period, and for a week also its fa_monthly window
+    (the month to date), so a late event early in a month changes that month's later weeks too."""
+    start, end = fa_monthly_window(period, calendar)
+    return min(start, period.start), max(end, period.end)
+
+
+def periods_touched(dates: Iterable[date], calendar: SchoolCalendar, as_of: date) -> list[Period]:
+    """Every period up to ``as_of`` whose figures draw on one of ``dates`` (``reach``), in ``all_periods`` order."""
+    dates = sorted(set(dates))
+    out = []
+    for period in all_periods(calendar, as_of):
+        lo, hi = reach(period, calendar)
+        i = bisect_left(dates, lo)
+        if i < len(dates) and dates[i] <= hi:
+            out.append(period)
+    return out
 
 
 def previous_label(label: str) -> str | None:

@@ -40,7 +40,7 @@ import secrets
 import tempfile
 import time
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -48,12 +48,13 @@ import pandas as pd
 from sqlalchemy import Engine, and_, exists, func, make_url, or_, select
 
 from measures.frames import (
+    ActivityFrames,
     frames_for_runs,
     frames_from_store,
     submission_ids_for_runs,
     submission_run_counts,
 )
-from measures.prepare import EDGE_KINDS, Prepared, add_activity, prepare
+from measures.prepare import EDGE_KINDS, Prepared, add_activity, district_days, prepare
 from pli_pulse.school_calendar import SchoolCalendar
 from store import schema
 from store.upsert import upsert
@@ -88,6 +89,28 @@ class StateReport:
     runs_pending: tuple[int, ...] = ()
     submissions_read: int = 0  # submissions new or changed since the state, folded in
     steps: dict[str, float] = field(default_factory=dict)
+    #: after a fold: the district dates whose figures the folded runs can change (None after a rebuild)
+    touched: frozenset[date] | None = None
+
+
+@dataclass
+class TermState:
+    """The prepared term for a recompute, and the state to save once the figures made from it are stored.
+
+    Saving last is what makes planning by the folded runs safe: a crash before the figures are written leaves
+    the old state, so the next recompute folds the same runs again and recomputes the periods they touch.
+    """
+
+    prepared: Prepared
+    report: StateReport
+    pending: Snapshot | None = None
+
+    def keep(self, engine: Engine, settings) -> None:
+        if self.pending is not None:
+            t = time.perf_counter()
+            save(engine, settings, self.pending)
+            self.report.steps["save state"] = time.perf_counter() - t
+            self.pending = None
 
 
 def state_dir(settings) -> Path:
@@ -196,6 +219,27 @@ def _unpack(packed: tuple[tuple[int, ...], np.ndarray]) -> np.ndarray:
     return np.unpackbits(data, count=count).astype(bool).reshape(shape)
 
 
+@dataclass(frozen=True)
+class _Narrowed:
+    """An int64 array saved as int32 because every value fits: the network and submission arrays, which make
+    most of a district's file, are half the bytes to write and read."""
+
+    values: np.ndarray
+
+
+def _narrow(value):
+    small = np.iinfo(np.int32)
+    if not (isinstance(value, np.ndarray) and value.dtype == np.int64 and value.ndim == 1):
+        return value
+    if len(value) and (value.min() < small.min or value.max() > small.max):
+        return value
+    return _Narrowed(value.astype(np.int32))
+
+
+def _widen(value):
+    return value.values.astype(np.int64) if isinstance(value, _Narrowed) else value
+
+
 def _state_dict(p: Prepared) -> dict:
     out = {}
     for f in fields(p):
@@ -206,12 +250,16 @@ def _state_dict(p: Prepared) -> dict:
             value = {c: _pack(b) for c, b in value.items()}
         elif f.name in _BITMAPS:
             value = _pack(value)
+        elif isinstance(value, dict):
+            value = {k: _narrow(v) for k, v in value.items()}
+        else:
+            value = _narrow(value)
         out[f.name] = value
     return out
 
 
 def _prepared(state: dict) -> Prepared:
-    values = dict(state)
+    values = {k: ({n: _widen(x) for n, x in v.items()} if isinstance(v, dict) else _widen(v)) for k, v in state.items()}
     for name in _BITMAP_DICTS:
         values[name] = {c: _unpack(b) for c, b in values[name].items()}
     for name in _BITMAPS:
@@ -279,9 +327,7 @@ def load(settings) -> tuple[Snapshot | None, str]:
 # --- the state a recompute works on -----------------------------------------------------------------------
 
 
-def _rebuild(
-    engine: Engine, settings, calendar: SchoolCalendar, as_of: date, reason: str
-) -> tuple[Prepared, StateReport]:
+def _rebuild(engine: Engine, settings, calendar: SchoolCalendar, as_of: date, reason: str) -> TermState:
     """Prepare from every event of the store (as without a saved state) and save the result."""
     steps: dict[str, float] = {}
     t = time.perf_counter()
@@ -295,7 +341,6 @@ def _rebuild(
     t = time.perf_counter()
     p = prepare(frames, calendar, as_of)
     steps["prepare"] = time.perf_counter() - t
-    t = time.perf_counter()
     runs = {r: 0 for r in sub_counts if r is not None} | counts
     running = sorted(r for r, status in run_statuses(engine).items() if status == "running" and r in runs)
     consistent = (
@@ -305,17 +350,17 @@ def _rebuild(
         and sum(counts.values()) == len(frames.events)
         and sum(sub_counts.values()) == len(p.sub_ids)
     )
+    pending = None
     if running:
         log.info("measures state not saved: ingest run %s is still running; the next recompute rebuilds", running)
         discard(settings)
     elif consistent:
-        save(engine, settings, Snapshot("", calendar, roster, runs, p, datetime.now(UTC)))
+        pending = Snapshot("", calendar, roster, runs, p, datetime.now(UTC))
     else:
         log.warning("the store changed while the measures read it; no state saved, the next recompute rebuilds")
         discard(settings)
-    steps["save state"] = time.perf_counter() - t
     log.info("measures state rebuilt from the store (%s)", reason)
-    return p, StateReport(True, reason, events_read=len(frames.events), steps=steps)
+    return TermState(p, StateReport(True, reason, events_read=len(frames.events), steps=steps), pending)
 
 
 def _submissions_check(p: Prepared, snap: Snapshot, sub_counts, batch_ids: pd.Index, pending_ids: pd.Index) -> str:
@@ -331,8 +376,11 @@ def _submissions_check(p: Prepared, snap: Snapshot, sub_counts, batch_ids: pd.In
 
 def prepared_state(
     engine: Engine, settings, calendar: SchoolCalendar, as_of: date, *, incremental: bool = True
-) -> tuple[Prepared, StateReport]:
-    """The term prepared from everything the store holds in ended runs, folding only what is new."""
+) -> TermState:
+    """The term prepared from everything the store holds in ended runs, folding only what is new.
+
+    The caller stores the figures computed from it, then calls ``keep`` to save the state.
+    """
     if not incremental:
         return _rebuild(engine, settings, calendar, as_of, "full recompute asked for")
     steps: dict[str, float] = {}
@@ -384,15 +432,33 @@ def prepared_state(
     ):
         return _rebuild(engine, settings, calendar, as_of, "the store changed while the measures read it")
     t = time.perf_counter()
+    touched = touched_dates(p, batch)
     p.as_of = as_of  # FA by feedback counts only if returned by as_of: submission bits are redone in the fold
     p.forms_assignments = pd.Index([], dtype=object)  # the batch carries every assignment as stored now
     add_activity(p, batch, normalised=True)
     steps["fold"] = time.perf_counter() - t
-    t = time.perf_counter()
     snap.runs.update({r: counts.get(r, 0) for r in ended})
-    save(engine, settings, snap)
-    steps["save state"] = time.perf_counter() - t
     report = StateReport(
-        False, "folded new runs", len(batch.events), tuple(ended), pending, len(batch.submissions), steps
+        False, "folded new runs", len(batch.events), tuple(ended), pending, len(batch.submissions), steps, touched
     )
-    return p, report
+    return TermState(p, report, snap)
+
+
+def touched_dates(p: Prepared, batch: ActivityFrames) -> frozenset[date]:
+    """District dates whose figures folding ``batch`` into ``p`` can change (call before the fold).
+
+    An event counts on its date; a submission on the day it was submitted (assignments, FA by feedback) and the
+    day its feedback was returned (turnaround), for its new version and for the version it replaces.
+    """
+    cal = p.calendar
+    days = [district_days(batch.events["occurred_at"], cal)]
+    sub = batch.submissions
+    if len(sub):
+        days += [district_days(sub["submitted_at"], cal), district_days(sub["returned_at"], cal)]
+        if len(p.sub_ids):
+            pos = p.sub_ids.get_indexer(pd.Index(sub["submission_id"].astype(str).to_numpy(dtype=object)))
+            old = pos[pos >= 0]
+            days += [p.sub["sday"][old], p.sub["rday"][old]]
+    found = np.unique(np.concatenate(days))
+    found = found[(found >= 0) & (found < p.n_days)]
+    return frozenset(cal.term_start + timedelta(days=int(d)) for d in found)

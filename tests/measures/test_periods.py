@@ -13,6 +13,7 @@ from measures.periods import (
     format_period,
     parse_period,
     periods_containing,
+    periods_touched,
     previous_label,
     previous_period,
 )
@@ -67,6 +68,16 @@ def test_all_periods_lists_the_weeks_months_and_term_up_to_as_of():
         "2026-W49",
         "term",
     ]
+
+
+def test_a_date_touches_its_week_its_month_the_term_and_the_later_weeks_whose_month_to_date_holds_it():
+    as_of = date(2026, 12, 18)
+    labels = [p.label for p in periods_touched([date(2026, 12, 2)], CALENDAR, as_of)]
+    # W49 (30 Nov .. 6 Dec) contains it; W50 and W51 look at December to date for fa_monthly_reach.
+    assert labels == ["2026-12", "2026-W49", "2026-W50", "2026-W51", "term"]
+    # 30 November: W49's monthly window is December to date (its last school day), so only W49 and November.
+    assert [p.label for p in periods_touched([date(2026, 11, 30)], CALENDAR, as_of)] == ["2026-11", "2026-W49", "term"]
+    assert periods_touched([], CALENDAR, as_of) == []
 
 
 def test_the_monthly_window_of_a_week_is_the_month_to_date_of_its_last_school_day():

@@ -7,9 +7,11 @@ import pickle
 import stat
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import DBAPIError
 
 from graph_ingest.state import finish_run, start_run
 from graph_ingest.writer import upsert_submissions
@@ -268,6 +270,34 @@ def test_a_late_event_dated_in_an_earlier_week_is_folded_and_that_week_is_recomp
     assert_equals_from_scratch(engine)
 
 
+def test_a_fold_plans_the_periods_its_runs_touch_and_the_current_ones(store):
+    engine, settings = store
+    first_recompute(engine, settings)
+    ingest(engine, _week_events(300, date(2026, 11, 4)))  # 4 and 5 November, in W45
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    # W46 and W47 take November to date for fa_monthly_reach, so they draw on 4 November too.
+    assert report.periods == ("2026-11", "2026-W45", "2026-W46", "2026-W47", "term")
+    assert_equals_from_scratch(engine)
+
+
+def test_a_recompute_that_fails_to_store_its_figures_keeps_the_old_state_so_the_next_one_folds_the_run_again(store):
+    engine, settings = store
+    first_recompute(engine, settings)
+    before = snapshot.state_path(settings).read_bytes()
+    run = ingest(engine, _week_events(300, date(2026, 11, 4)))
+    with engine.begin() as conn:  # the figures cannot be stored: as if the process died before they were
+        conn.exec_driver_sql("ALTER TABLE measure_results RENAME TO measure_results_away")
+    with pytest.raises(DBAPIError):
+        recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert snapshot.state_path(settings).read_bytes() == before
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE measure_results_away RENAME TO measure_results")
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert (report.state.rebuilt, report.state.runs_folded) == (False, (run,))
+    assert "2026-W45" in report.periods
+    assert_equals_from_scratch(engine)
+
+
 def test_feedback_returned_on_an_existing_submission_is_folded_however_long_ago_it_was_returned(store):
     engine, settings = store
     recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
@@ -437,6 +467,24 @@ def test_the_state_file_is_written_with_mode_0600(store):
     path = snapshot.state_path(settings)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
+
+
+def test_integer_arrays_are_saved_in_32_bits_when_they_fit_and_come_back_exactly_as_int64(store):
+    engine, settings = store
+    first_recompute(engine, settings)
+    snap, _ = snapshot.load(settings)
+    p = snap.prepared
+    assert len(p.e_src) and p.e_src.dtype == np.int64
+    p.e_dst = p.e_dst.copy()
+    p.e_dst[0] = 2**40  # does not fit in 32 bits: kept whole
+    snapshot.save(engine, settings, snap)
+    raw = pickle.loads(snapshot.state_path(settings).read_bytes())["state"]
+    assert raw["e_src"].values.dtype == np.int32 and raw["e_dst"].dtype == np.int64
+    again, _ = snapshot.load(settings)
+    for name in ("e_src", "e_dst", "e_class", "tie_u", "r_student"):
+        assert getattr(again.prepared, name).dtype == np.int64
+        np.testing.assert_array_equal(getattr(again.prepared, name), getattr(p, name))
+    np.testing.assert_array_equal(again.prepared.sub["stu"], p.sub["stu"])
 
 
 def test_a_full_recompute_always_rebuilds_and_discard_deletes_the_file(store):
