@@ -1,55 +1,101 @@
 """Columnar reads of the big activity tables from a SQLite store, in chunks, into Arrow and then pandas.
 
-Reading 20M events as Python rows would hold about 160M ``str`` objects at once (well over 10 GB) before pandas
-saw a column. Here each chunk of rows becomes Arrow columns at once: ids dictionary-encoded (pandas receives
-them as categoricals, the form the measures compute on, 4 bytes a value), timestamps parsed by Arrow from the
-text SQLAlchemy stores (UTC wall time) into 8 bytes a value. Only one chunk of Python objects lives at a time.
+Python's ``sqlite3`` builds a ``str`` object per value it returns: 2M events (8 columns) took about 5 s to arrive
+as columns, and 20M would have held over 10 GB of them at once. Instead SQLite itself writes each chunk of rows
+as one delimited text (``group_concat``, in C) and Arrow's CSV reader parses it (in C++): 2M events take about
+2.4 s, and only one chunk's text is alive at a time. Ids are dictionary-encoded (pandas receives categoricals,
+the form the measures compute on), timestamps parsed from the text SQLAlchemy stores (UTC wall time).
 
-The rows come through the store's own ``sqlite3`` connection. A faster columnar driver (ADBC) was tried and
-dropped: it links a second copy of SQLite into the process, which did not see a write committed a moment
-before, and whose POSIX locks would be released by the other copy closing the file (SQLite's "How To Corrupt
-An SQLite Database File", 2.2.1). PostgreSQL keeps the SQLAlchemy path (``None`` here): psycopg returns typed
-values already.
+The text uses the ASCII unit separator between values and a newline between rows, and marks NULL with NAK, so
+an empty string stays an empty string. Ids from Graph and our keys never hold those characters; a chunk whose
+text does not parse back into exactly its rows (one that does) is read again row by row, which is slower and
+otherwise the same (tests/store/test_columnar.py).
+
+A faster columnar driver (ADBC) was tried and dropped: it links a second copy of SQLite into the process, which
+did not see a write committed a moment before, and whose POSIX locks the other copy would release on closing the
+file (SQLite's "How To Corrupt An SQLite Database File", 2.2.1). PostgreSQL keeps the SQLAlchemy path (``None``
+here): psycopg returns typed values already.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Engine, Select
+import pyarrow.csv as pacsv
+from sqlalchemy import Engine, Select, func, literal_column, select
 from sqlalchemy.dialects import sqlite
 
-CHUNK = 100_000  # rows of Python objects alive at once
+log = logging.getLogger(__name__)
+
+CHUNK = 500_000  # rowids per chunk: about 45 MB of text for events
+_SEP, _NULL = "\x1f", "\x15"
 
 
 def read_frame(
     engine: Engine, stmt: Select, times: Sequence[str] = (), unique: Sequence[str] = ()
 ) -> pd.DataFrame | None:
-    """Run a select of text and timestamp columns; ids come back categorical, ``times`` as UTC timestamps,
-    ``unique`` (a key, one value per row: nothing to share) as strings. None when the store is not SQLite.
-    """
+    """Run a select of text and timestamp columns from one table; ids come back categorical, ``times`` as UTC
+    timestamps, ``unique`` (a key, one value per row: nothing to share) as strings. None when not SQLite."""
     if engine.dialect.name != "sqlite":
         return None
+    (table,) = stmt.get_final_froms()
     names = [c.name for c in stmt.selected_columns]
-    sql = str(stmt.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
-    chunks: dict[str, list[pa.Array]] = {name: [] for name in names}
+    rowid = literal_column(f"{table.name}.rowid")
+    chunks: list[pa.Table] = []
     with engine.connect() as conn:
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.execute(sql)
-            while rows := cursor.fetchmany(CHUNK):
-                for name, values in zip(names, zip(*rows, strict=True), strict=True):
-                    chunks[name].append(_column(name, pa.array(values, pa.string()), times, unique))
-        finally:
-            cursor.close()
+        span = select(func.min(rowid), func.max(rowid)).select_from(table)
+        if stmt.whereclause is not None:
+            span = span.where(stmt.whereclause)
+        low, high = conn.execute(span).one()
+        if low is not None:
+            for start in range(low, high + 1, CHUNK):
+                part = stmt.where(rowid.between(start, start + CHUNK - 1))
+                chunks.append(_chunk(conn, part, names))
     columns = {}
     for name in names:
         empty = _column(name, pa.array([], pa.string()), times, unique)
-        columns[name] = pa.chunked_array(chunks[name], type=empty.type)
-    table = pa.table(columns).unify_dictionaries()
-    return table.to_pandas()
+        parts = [_column(name, c[name].combine_chunks(), times, unique) for c in chunks]
+        columns[name] = pa.chunked_array(parts, type=empty.type)
+    return pa.table(columns).unify_dictionaries().to_pandas()
+
+
+def _sql(stmt: Select) -> str:
+    return str(stmt.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+
+
+def _chunk(conn, stmt: Select, names: list[str]) -> pa.Table:
+    """One chunk as a table of strings: SQLite's text parsed by Arrow, or its rows when the text will not do."""
+    values = f"||char({ord(_SEP)})||".join(f"ifnull({n}, char({ord(_NULL)}))" for n in names)
+    marker = " OR ".join(f"{n} = char({ord(_NULL)})" for n in names)  # a value that would read as NULL
+    sql = f"SELECT count(*), group_concat({values}, char(10)), max({marker}) FROM ({_sql(stmt)})"
+    count, text, ambiguous = conn.exec_driver_sql(sql).one()
+    if not count:
+        return pa.table({n: pa.array([], pa.string()) for n in names})
+    table = None if ambiguous else _parse(text, names)
+    if table is not None and table.num_rows == count:
+        return table
+    log.info(
+        "a chunk of %s rows holds a separator, a newline or the NULL marker in a value; reading it row by row", count
+    )
+    rows = conn.exec_driver_sql(_sql(stmt)).fetchall()
+    return pa.table({n: pa.array(v, pa.string()) for n, v in zip(names, zip(*rows, strict=True), strict=True)})
+
+
+def _parse(text: str, names: list[str]) -> pa.Table | None:
+    try:
+        return pacsv.read_csv(
+            pa.py_buffer(text.encode()),
+            read_options=pacsv.ReadOptions(column_names=names),
+            parse_options=pacsv.ParseOptions(delimiter=_SEP, quote_char=False, escape_char=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=True, null_values=[_NULL]
+            ),
+        )
+    except pa.ArrowInvalid:  # a value held the separator or a newline
+        return None
 
 
 def _column(name: str, text: pa.Array, times: Sequence[str], unique: Sequence[str]) -> pa.Array:

@@ -79,3 +79,25 @@ def test_submissions_stored_before_runs_were_stamped_take_the_newest_run(databas
     upgrade(engine)
     with engine.connect() as conn:
         assert conn.execute(select(submissions.c.run_id)).scalar_one() == newest == 2
+
+
+def test_figures_survive_the_move_to_a_table_clustered_on_its_key_and_back(database_url):
+    # SQLite stores measure_results WITHOUT ROWID from 0006 on (one B-tree per figure); PostgreSQL is unchanged.
+    engine = make_engine(database_url)
+    upgrade(engine, "0005")
+    row = "('class', 'A', '2026-W47', 'fa_reach', 0.25, 12, NULL, '2026-11-20 10:00:00')"
+    with engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO measure_results VALUES {row}"))
+
+    def layout():
+        with engine.connect() as conn:
+            figures = conn.execute(text("SELECT scope_id, measure, value, n FROM measure_results")).all()
+            if engine.dialect.name != "sqlite":
+                return figures, None
+            sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'measure_results'")).scalar_one()
+        return figures, "WITHOUT ROWID" in sql
+
+    upgrade(engine)
+    assert layout() == ([("A", "fa_reach", 0.25, 12)], True if engine.dialect.name == "sqlite" else None)
+    downgrade(engine, "0005")
+    assert layout() == ([("A", "fa_reach", 0.25, 12)], False if engine.dialect.name == "sqlite" else None)

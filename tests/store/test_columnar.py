@@ -1,0 +1,111 @@
+"""SQLite reads of events and submissions as columns give exactly the rows SQLAlchemy reads, however they are cut."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from store import columnar
+from store import schema as s
+from store.db import make_engine, upgrade
+from store.upsert import upsert
+from tests.store.helpers import T0, event
+
+EVENT_COLUMNS = ["class_id", "community_id", "tool", "kind", "actor_key", "target_key", "object_id", "occurred_at"]
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path):
+    """The columnar path is SQLite's; PostgreSQL reads typed rows through SQLAlchemy (last test)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _events(n: int, **odd) -> list[dict]:
+    rows = []
+    for i in range(n):
+        row = event(f"ev-{i}", f"student-{i % 7}", target=None if i % 3 else f"student-{(i + 1) % 7}")
+        row.update(object_id=None if i % 4 == 0 else ("" if i % 4 == 1 else f"thread-{i % 5}"))
+        row.update(run_id=1 + i % 2, occurred_at=T0 + timedelta(minutes=i, microseconds=i))
+        rows.append(row)
+    for i, values in odd.items():
+        rows[int(i.removeprefix("row"))].update(values)
+    return rows
+
+
+def _expected(engine, stmt) -> pd.DataFrame:
+    """The same select through SQLAlchemy, as plain values: what the columnar read must equal."""
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(stmt.selected_columns.keys()))
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"]).dt.tz_localize("UTC")
+    return frame.sort_values("occurred_at")
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if col != "occurred_at":
+            out[col] = out[col].astype(object).where(out[col].notna(), None)
+    out["occurred_at"] = out["occurred_at"].astype("datetime64[us, UTC]")
+    return out.reset_index(drop=True)
+
+
+def _select(*where):
+    ev = s.activity_events.c
+    return select(*(getattr(ev, c) for c in EVENT_COLUMNS)).where(*where)
+
+
+@pytest.mark.parametrize("chunk", [3, 1000])
+def test_events_read_as_columns_equal_the_rows_sqlalchemy_reads_across_chunk_boundaries(
+    sqlite_engine, monkeypatch, chunk
+):
+    monkeypatch.setattr(columnar, "CHUNK", chunk)
+    with sqlite_engine.begin() as conn:
+        upsert(conn, s.activity_events, _events(40))
+    stmt = _select()
+    got = columnar.read_frame(sqlite_engine, stmt, times=("occurred_at",))
+    assert isinstance(got["class_id"].dtype, pd.CategoricalDtype)  # what the measures compute on
+    got = got.sort_values("occurred_at").reset_index(drop=True)
+    pd.testing.assert_frame_equal(_plain(got), _plain(_expected(sqlite_engine, stmt)))
+    # NULL stays NULL and an empty string stays empty: the text marks NULL with its own character.
+    assert got["object_id"].isna().sum() == 10 and (got["object_id"] == "").sum() == 10
+
+
+def test_a_filtered_read_returns_only_the_matching_rows(sqlite_engine, monkeypatch):
+    monkeypatch.setattr(columnar, "CHUNK", 4)
+    with sqlite_engine.begin() as conn:
+        upsert(conn, s.activity_events, _events(30))
+    stmt = _select(s.activity_events.c.run_id.in_([2]))
+    got = columnar.read_frame(sqlite_engine, stmt, times=("occurred_at",)).sort_values("occurred_at")
+    pd.testing.assert_frame_equal(_plain(got), _plain(_expected(sqlite_engine, stmt)))
+    assert len(got) == 15
+
+
+@pytest.mark.parametrize("odd", ["line\nbreak", "unit\x1fseparator", "\x15"])
+def test_a_value_holding_a_separator_is_read_row_by_row_and_still_exactly(sqlite_engine, caplog, odd):
+    with sqlite_engine.begin() as conn:
+        upsert(conn, s.activity_events, _events(12, row5={"object_id": odd}))
+    stmt = _select()
+    with caplog.at_level(logging.INFO, logger="store.columnar"):
+        got = columnar.read_frame(sqlite_engine, stmt, times=("occurred_at",)).sort_values("occurred_at")
+    pd.testing.assert_frame_equal(_plain(got), _plain(_expected(sqlite_engine, stmt)))
+    assert got["object_id"].tolist()[5] == odd
+    assert "row by row" in caplog.text
+
+
+def test_an_empty_table_reads_as_an_empty_frame_with_the_columns_and_types(sqlite_engine):
+    got = columnar.read_frame(sqlite_engine, _select(), times=("occurred_at",))
+    assert list(got.columns) == EVENT_COLUMNS and len(got) == 0
+    assert str(got["occurred_at"].dtype) == "datetime64[us, UTC]"
+
+
+def test_only_sqlite_takes_the_columnar_path(store_engine):
+    got = columnar.read_frame(store_engine, _select(), times=("occurred_at",))
+    assert (got is None) == (store_engine.dialect.name == "postgresql")
