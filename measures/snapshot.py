@@ -432,7 +432,7 @@ def prepared_state(
     ):
         return _rebuild(engine, settings, calendar, as_of, "the store changed while the measures read it")
     t = time.perf_counter()
-    touched = touched_dates(p, batch)
+    touched = touched_dates(p, batch, as_of)
     p.as_of = as_of  # FA by feedback counts only if returned by as_of: submission bits are redone in the fold
     p.forms_assignments = pd.Index([], dtype=object)  # the batch carries every assignment as stored now
     add_activity(p, batch, normalised=True)
@@ -444,11 +444,13 @@ def prepared_state(
     return TermState(p, report, snap)
 
 
-def touched_dates(p: Prepared, batch: ActivityFrames) -> frozenset[date]:
-    """District dates whose figures folding ``batch`` into ``p`` can change (call before the fold).
+def touched_dates(p: Prepared, batch: ActivityFrames, as_of: date) -> frozenset[date]:
+    """District dates whose figures folding ``batch`` into ``p`` as of ``as_of`` can change (call before the fold).
 
     An event counts on its date; a submission on the day it was submitted (assignments, FA by feedback) and the
-    day its feedback was returned (turnaround), for its new version and for the version it replaces.
+    day its feedback was returned (turnaround), for its new version and for the version it replaces. Feedback
+    counts as FA only once returned by the as-of date, so moving that date also touches the submission days of
+    the held submissions returned in between.
     """
     cal = p.calendar
     days = [district_days(batch.events["occurred_at"], cal)]
@@ -459,6 +461,10 @@ def touched_dates(p: Prepared, batch: ActivityFrames) -> frozenset[date]:
             pos = p.sub_ids.get_indexer(pd.Index(sub["submission_id"].astype(str).to_numpy(dtype=object)))
             old = pos[pos >= 0]
             days += [p.sub["sday"][old], p.sub["rday"][old]]
+    if len(p.sub_ids) and as_of != p.as_of:
+        low, high = sorted((p.day(p.as_of), p.day(as_of)))
+        rday = p.sub["rday"]
+        days.append(p.sub["sday"][(rday > low) & (rday <= high)])
     found = np.unique(np.concatenate(days))
     found = found[(found >= 0) & (found < p.n_days)]
     return frozenset(cal.term_start + timedelta(days=int(d)) for d in found)

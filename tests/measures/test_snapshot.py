@@ -322,6 +322,17 @@ def test_moving_the_as_of_date_redoes_which_feedback_counts(store):
     assert_equals_from_scratch(engine)
 
 
+def test_a_later_as_of_date_replans_the_weeks_whose_feedback_it_now_counts(store):
+    engine, settings = store
+    earlier = date(2026, 11, 10)  # sub-4 (submitted 5 November, no Forms) is returned on 12 November
+    recompute(engine, settings, incremental=True, as_of=earlier)
+    ingest(engine, _week_events(300, date(2026, 11, 17))[:1])  # a nightly run with nothing about W45
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert not report.state.rebuilt
+    assert "2026-W45" in report.periods  # sub-4's feedback now counts as FA on 5 November
+    assert_equals_from_scratch(engine)
+
+
 @pytest.mark.parametrize("change", ["joins", "leaves"])
 def test_a_student_joining_or_leaving_a_class_rebuilds_the_state(store, change):
     engine, settings = store
