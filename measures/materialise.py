@@ -148,9 +148,12 @@ def recompute(
 
     The term is prepared from the saved state plus the ingest runs that ended since (measures/snapshot.py),
     or from every event of the store when there is no valid state or ``incremental`` is False; either way the
-    figures are those of a from-scratch computation. After a fold, the periods are those containing the folded
-    runs' dates and the current ones; otherwise the store is asked what changed since the last computation.
-    ``frames`` bypasses the store and the saved state.
+    figures are those of a from-scratch computation. The periods: after a fold, those the folded runs' dates
+    reach and the current ones; after a rebuild, every period, because what made it rebuild (a roster change,
+    forget, retention) can change any period. ``frames`` bypasses the store and the saved state.
+
+    With ``periods`` given, the state is not saved: the runs it would hold as folded may touch other periods,
+    which the next recompute without labels must still plan.
     """
     started = time.perf_counter()
     calendar = SchoolCalendar.from_settings(settings)
@@ -161,11 +164,13 @@ def recompute(
     else:
         term = prepared_state(engine, settings, calendar, as_of, incremental=incremental)
         prepared = term.prepared
-    if term is not None and term.report.touched is not None and not periods:
+    if term is None or periods:
+        planned = plan_periods(engine, calendar, as_of, incremental=incremental, labels=periods)
+    elif term.report.touched is not None:
         # Folded: exactly the runs new since the state, so their dates are the periods to redo.
         planned = _with_current(term.report.touched, calendar, as_of)
     else:
-        planned = plan_periods(engine, calendar, as_of, incremental=incremental, labels=periods)
+        planned = all_periods(calendar, as_of)
     steps: dict[str, float] = {}
     rows = 0
     if planned:
@@ -175,7 +180,7 @@ def recompute(
         t = time.perf_counter()
         rows = write_results(engine, table, [str(p) for p in planned], datetime.now(UTC))
         steps["write results"] = time.perf_counter() - t
-    if term is not None:
+    if term is not None and not periods:
         term.keep(engine, settings)  # only now: a crash before this folds the same runs again next time
     labels = tuple(str(p) for p in planned)
     state = term.report if term is not None else None

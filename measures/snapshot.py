@@ -61,7 +61,7 @@ from store.upsert import upsert
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: submissions are folded by run (no per-row hashes)
+FORMAT_VERSION = 3  # 2: submissions folded by run (no per-row hashes); 3: submissions per folded run
 FILE_NAME = "term-state.pickle"
 NAME = "term"
 _BITMAP_DICTS = ("event_bits", "sub_bits")
@@ -76,6 +76,9 @@ class Snapshot:
     runs: dict[int | None, int]  # events held per folded ingest run id (0: it wrote only submissions); None = none
     prepared: Prepared
     saved_at: datetime
+    #: submissions stored under each folded run (and None) when saved: these only ever shrink, as rows move on to
+    #: newer runs; growth means a folded run, or a write without a run, changed a submission after the fold
+    sub_runs: dict[int | None, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -279,6 +282,7 @@ def save(engine: Engine, settings, snap: Snapshot) -> Path:
         "calendar": snap.calendar,
         "roster": snap.roster,
         "runs": snap.runs,
+        "sub_runs": snap.sub_runs,
         "saved_at": snap.saved_at,
         "state": _state_dict(snap.prepared),
     }
@@ -316,6 +320,7 @@ def load(settings) -> tuple[Snapshot | None, str]:
             runs=dict(payload["runs"]),
             prepared=_prepared(payload["state"]),
             saved_at=payload["saved_at"],
+            sub_runs=dict(payload["sub_runs"]),
         )
     except Exception as exc:  # a truncated or foreign file: any failure to read it means "rebuild"
         reason = f"saved state {path} is unreadable ({type(exc).__name__}: {exc})"
@@ -332,6 +337,7 @@ def _rebuild(engine: Engine, settings, calendar: SchoolCalendar, as_of: date, re
     steps: dict[str, float] = {}
     t = time.perf_counter()
     roster = roster_fingerprint(engine)
+    before = run_statuses(engine)  # a run running during the read may change rows without changing counts
     counts = run_counts(engine)
     sub_counts = submission_run_counts(engine)
     steps["check store"] = time.perf_counter() - t
@@ -342,7 +348,8 @@ def _rebuild(engine: Engine, settings, calendar: SchoolCalendar, as_of: date, re
     p = prepare(frames, calendar, as_of)
     steps["prepare"] = time.perf_counter() - t
     runs = {r: 0 for r in sub_counts if r is not None} | counts
-    running = sorted(r for r, status in run_statuses(engine).items() if status == "running" and r in runs)
+    after = run_statuses(engine)
+    running = sorted(r for r in runs if "running" in (before.get(r), after.get(r)))
     consistent = (
         run_counts(engine) == counts
         and submission_run_counts(engine) == sub_counts
@@ -355,7 +362,7 @@ def _rebuild(engine: Engine, settings, calendar: SchoolCalendar, as_of: date, re
         log.info("measures state not saved: ingest run %s is still running; the next recompute rebuilds", running)
         discard(settings)
     elif consistent:
-        pending = Snapshot("", calendar, roster, runs, p, datetime.now(UTC))
+        pending = Snapshot("", calendar, roster, runs, p, datetime.now(UTC), dict(sub_counts))
     else:
         log.warning("the store changed while the measures read it; no state saved, the next recompute rebuilds")
         discard(settings)
@@ -399,13 +406,17 @@ def prepared_state(
         reason = "the roster changed"
     if reason:
         return _rebuild(engine, settings, calendar, as_of, reason)
-    statuses = run_statuses(engine)
     counts = run_counts(engine)
     sub_counts = submission_run_counts(engine)
+    statuses = run_statuses(engine)  # after the counts: a run that started since is new, and still running
     if any(counts.get(r, 0) != n for r, n in snap.runs.items()):
         reason = "events the state holds were deleted or changed (forget, retention)"
     elif counts.get(None, 0) and None not in snap.runs:
         reason = "events stored without an ingest run"
+    elif any(sub_counts.get(r, 0) > n for r, n in snap.sub_runs.items()) or (
+        sub_counts.get(None, 0) and None not in snap.sub_runs
+    ):
+        reason = "submissions were changed outside an ingest run, or by a run after it was folded"
     new = sorted(r for r in {*counts, *sub_counts} if r is not None and r not in snap.runs)
     ended = [r for r in new if statuses.get(r) != "running"]  # a run purged from ingest_runs has ended
     pending = tuple(r for r in new if r not in ended)
@@ -438,6 +449,7 @@ def prepared_state(
     add_activity(p, batch, normalised=True)
     steps["fold"] = time.perf_counter() - t
     snap.runs.update({r: counts.get(r, 0) for r in ended})
+    snap.sub_runs = {r: sub_counts.get(r, 0) for r in {*snap.runs, None}}
     report = StateReport(
         False, "folded new runs", len(batch.events), tuple(ended), pending, len(batch.submissions), steps, touched
     )
@@ -450,7 +462,8 @@ def touched_dates(p: Prepared, batch: ActivityFrames, as_of: date) -> frozenset[
     An event counts on its date; a submission on the day it was submitted (assignments, FA by feedback) and the
     day its feedback was returned (turnaround), for its new version and for the version it replaces. Feedback
     counts as FA only once returned by the as-of date, so moving that date also touches the submission days of
-    the held submissions returned in between.
+    the held submissions returned in between; and an assignment gaining or losing a Forms quiz touches the days
+    its submissions were made.
     """
     cal = p.calendar
     days = [district_days(batch.events["occurred_at"], cal)]
@@ -461,6 +474,11 @@ def touched_dates(p: Prepared, batch: ActivityFrames, as_of: date) -> frozenset[
             pos = p.sub_ids.get_indexer(pd.Index(sub["submission_id"].astype(str).to_numpy(dtype=object)))
             old = pos[pos >= 0]
             days += [p.sub["sday"][old], p.sub["rday"][old]]
+    asg = batch.assignments
+    forms_now = pd.Index(asg.loc[asg["has_forms_resource"], "assignment_id"].astype(str).to_numpy(dtype=object))
+    flipped = p.forms_assignments.symmetric_difference(forms_now)
+    if len(flipped) and len(p.sub_ids):  # an assignment gained or lost its Forms quiz: FA on its submission days
+        days.append(p.sub["sday"][pd.Index(p.sub["assignment"]).isin(flipped)])
     if len(p.sub_ids) and as_of != p.as_of:
         low, high = sorted((p.day(p.as_of), p.day(as_of)))
         rday = p.sub["rday"]

@@ -69,7 +69,10 @@ def _sql(stmt: Select) -> str:
 def _chunk(conn, stmt: Select, names: list[str]) -> pa.Table:
     """One chunk as a table of strings: SQLite's text parsed by Arrow, or its rows when the text will not do."""
     values = f"||char({ord(_SEP)})||".join(f"ifnull({n}, char({ord(_NULL)}))" for n in names)
-    marker = " OR ".join(f"{n} = char({ord(_NULL)})" for n in names)  # a value that would read as NULL
+    # Values the text cannot carry back exactly: one equal to the NULL marker, and a carriage return in the last
+    # column (Arrow reads "\r\n" as one line end, so it would vanish without an error). A newline or separator
+    # elsewhere breaks the parse or the row count, which sends the chunk row by row below.
+    marker = " OR ".join([*(f"{n} = char({ord(_NULL)})" for n in names), f"instr({names[-1]}, char(13)) > 0"])
     sql = f"SELECT count(*), group_concat({values}, char(10)), max({marker}) FROM ({_sql(stmt)})"
     count, text, ambiguous = conn.exec_driver_sql(sql).one()
     if not count:

@@ -205,7 +205,7 @@ def test_a_sweep_that_sees_every_submission_unchanged_folds_none_of_them(store):
     engine, settings = store
     first_recompute(engine, settings)
     ingest(engine, [], SUBS)
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     # The run stamped nothing (no row was rewritten), so there is nothing of it to fold.
     assert (report.state.rebuilt, report.state.runs_folded, report.state.submissions_read) == (False, (), 0)
     assert_equals_from_scratch(engine)
@@ -216,10 +216,10 @@ def test_a_run_that_only_changed_submissions_is_folded_once(store):
     first_recompute(engine, settings)
     returned = {**SUBS[2], "returned_at": at(date(2026, 11, 6)), "status": "returned"}
     run = ingest(engine, [], [returned])
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert (report.state.rebuilt, report.state.runs_folded, report.state.submissions_read) == (False, (run,), 1)
     assert_equals_from_scratch(engine)
-    again = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    again = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert (again.state.rebuilt, again.state.runs_folded, again.state.submissions_read) == (False, (), 0)
 
 
@@ -229,12 +229,15 @@ def test_a_submission_changed_by_a_run_still_running_is_folded_when_that_run_end
     returned = {**SUBS[0], "returned_at": at(date(2026, 11, 18)), "status": "returned"}
     run = ingest(engine, [], [returned], status="running")
     # sub-1 left the folded run for a pending one: moved, not deleted.
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert (report.state.rebuilt, report.state.runs_pending, report.state.submissions_read) == (False, (run,), 0)
     finish_run(engine, run, "succeeded", {})
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert (report.state.rebuilt, report.state.runs_folded, report.state.submissions_read) == (False, (run,), 1)
     assert_equals_from_scratch(engine)
+
+
+OUTSIDE_A_RUN = "submissions were changed outside an ingest run, or by a run after it was folded"
 
 
 def test_submissions_stored_without_an_ingest_run_rebuild_the_state(store):
@@ -242,15 +245,38 @@ def test_submissions_stored_without_an_ingest_run_rebuild_the_state(store):
     first_recompute(engine, settings)
     with engine.begin() as conn:
         upsert(conn, schema.submissions, [_submission("sub-8", "C", "asg-1", "C-s1", at(date(2026, 11, 16)))])
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
-    assert report.state.rebuilt and report.state.reason == "submissions stored without an ingest run"
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert report.state.rebuilt and report.state.reason == OUTSIDE_A_RUN
+    assert_equals_from_scratch(engine)
+
+
+def test_a_held_submission_changed_without_a_run_rebuilds_the_state(store):
+    engine, settings = store
+    first_recompute(engine, settings)
+    returned = {**SUBS[2], "returned_at": at(date(2026, 11, 6)), "status": "returned"}
+    with engine.begin() as conn:  # the row moves from the folded run to no run: the total stays the same
+        upsert_submissions(conn, [returned], None)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert report.state.rebuilt and report.state.reason == OUTSIDE_A_RUN
+    assert_equals_from_scratch(engine)
+
+
+def test_a_folded_run_that_changes_a_held_submission_later_rebuilds_the_state(store):
+    engine, settings = store
+    first_recompute(engine, settings)
+    run = ingest(engine, [], [SUBS[0] | {"returned_at": at(date(2026, 11, 9)), "status": "returned"}])
+    assert recompute(engine, settings, incremental=True, as_of=AS_OF).state.runs_folded == (run,)
+    with engine.begin() as conn:  # e.g. a run marked interrupted by another replica while it still wrote
+        upsert_submissions(conn, [SUBS[2] | {"returned_at": at(date(2026, 11, 6)), "status": "returned"}], run)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert report.state.rebuilt and report.state.reason == OUTSIDE_A_RUN
     assert_equals_from_scratch(engine)
 
 
 def test_a_state_rebuilt_while_a_run_it_holds_is_running_is_not_saved(store):
     engine, settings = store
     ingest(engine, _week_events(700, date(2026, 11, 17)), status="running")
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert report.state.rebuilt
     assert not snapshot.state_path(settings).exists()  # that run could still restamp a held submission
     assert_equals_from_scratch(engine)
@@ -280,6 +306,38 @@ def test_a_fold_plans_the_periods_its_runs_touch_and_the_current_ones(store):
     assert_equals_from_scratch(engine)
 
 
+def test_an_assignment_gaining_a_forms_quiz_replans_the_weeks_of_its_submissions(store):
+    engine, settings = store
+    first_recompute(engine, settings)
+    with engine.begin() as conn:  # as the ingest's assignments upsert writes it: no event, no submission
+        row = {"assignment_id": "asg-1", "class_id": "A", "has_forms_resource": True}
+        upsert(conn, schema.assignments, [row], update=["has_forms_resource"])
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert not report.state.rebuilt
+    assert "2026-W45" in report.periods  # asg-1's submissions of 3 to 5 November are FA now
+    assert_equals_from_scratch(engine)
+
+
+def test_a_recompute_given_periods_saves_no_state_so_the_next_one_still_plans_what_its_runs_touched(store):
+    engine, settings = store
+    first_recompute(engine, settings)
+    run = ingest(engine, _week_events(300, date(2026, 11, 4)))  # touches W45, W46 and W47
+    recompute(engine, settings, periods=["2026-W47"], incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert (report.state.rebuilt, report.state.runs_folded) == (False, (run,))
+    assert {"2026-W45", "2026-W46"} <= set(report.periods)
+    assert_equals_from_scratch(engine)
+
+
+def test_a_first_recompute_given_one_period_leaves_the_next_one_to_compute_every_period(store):
+    engine, settings = store
+    recompute(engine, settings, periods=["2026-W47"], incremental=False, as_of=AS_OF)  # `measures --period`
+    assert not snapshot.state_path(settings).exists()
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert report.state.rebuilt and report.periods == tuple(every_period())
+    assert_equals_from_scratch(engine)
+
+
 def test_a_recompute_that_fails_to_store_its_figures_keeps_the_old_state_so_the_next_one_folds_the_run_again(store):
     engine, settings = store
     first_recompute(engine, settings)
@@ -300,12 +358,12 @@ def test_a_recompute_that_fails_to_store_its_figures_keeps_the_old_state_so_the_
 
 def test_feedback_returned_on_an_existing_submission_is_folded_however_long_ago_it_was_returned(store):
     engine, settings = store
-    recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    recompute(engine, settings, incremental=True, as_of=AS_OF)
     # Returned on 5 November, seen by an ingest only now: older than any time window around the saved state.
     changed = _submission("sub-1", "A", "asg-1", "A-s2", at(date(2026, 11, 3)), at(date(2026, 11, 5)))
     new = _submission("sub-9", "C", "asg-1", "C-s0", at(date(2026, 10, 28)), at(date(2026, 10, 29)))
     ingest(engine, [], [changed, new])
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert (report.state.rebuilt, report.state.submissions_read) == (False, 2)
     assert_equals_from_scratch(engine)
     fa = stored_table(engine).query("scope == 'class' and scope_id == 'A' and period == '2026-W45'")
@@ -315,9 +373,9 @@ def test_feedback_returned_on_an_existing_submission_is_folded_however_long_ago_
 def test_moving_the_as_of_date_redoes_which_feedback_counts(store):
     engine, settings = store
     earlier = date(2026, 11, 10)  # sub-4 (no Forms) is returned on 12 November: FA only from then on
-    recompute(engine, settings, periods=every_period(earlier), as_of=earlier)
+    recompute(engine, settings, as_of=earlier)
     assert_equals_from_scratch(engine, as_of=earlier)
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert not report.state.rebuilt
     assert_equals_from_scratch(engine)
 
@@ -345,8 +403,9 @@ def test_a_student_joining_or_leaving_a_class_rebuilds_the_state(store, change):
         else:
             conn.execute(update(m).where(m.c.person_key == "B-s1").values(left_on=date(2026, 11, 12)))
     ingest(engine, [_event(500, "C", "form_response", "C-new", at(date(2026, 11, 20)), tool="forms")])
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert report.state.rebuilt and report.state.reason == "the roster changed"
+    assert report.periods == tuple(every_period())  # n and S change in every period after the move
     assert_equals_from_scratch(engine)
 
 
@@ -355,7 +414,7 @@ def test_forgetting_a_student_rebuilds_the_state_and_their_key_leaves_the_file(s
     first_recompute(engine, settings)
     assert FORGOTTEN.encode() in snapshot.state_path(settings).read_bytes()
     forget_person(engine, STUDENT_AAD, P)
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert report.state.rebuilt
     assert FORGOTTEN.encode() not in snapshot.state_path(settings).read_bytes()
     assert_equals_from_scratch(engine)
@@ -367,7 +426,7 @@ def test_forgetting_someone_outside_the_roster_is_noticed_by_the_event_counts(st
     first_recompute(engine, settings)
     with engine.begin() as conn:  # forget deletes by actor or target; a guest has no roster row to change
         conn.execute(delete(schema.activity_events).where(schema.activity_events.c.actor_key == "guest-1"))
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert report.state.rebuilt and "deleted" in report.state.reason
     assert_equals_from_scratch(engine)
 
@@ -377,7 +436,7 @@ def test_a_retention_purge_rebuilds_the_state(store):
     first_recompute(engine, settings)
     removed = purge_expired(engine, 10, now=datetime(2026, 11, 8, tzinfo=UTC))
     assert removed["activity_events"] > 0
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert report.state.rebuilt and "deleted" in report.state.reason
     assert_equals_from_scratch(engine)
 
@@ -387,21 +446,21 @@ def test_deleted_submissions_alone_rebuild_the_state(store):
     first_recompute(engine, settings)
     with engine.begin() as conn:
         conn.execute(delete(schema.submissions).where(schema.submissions.c.submission_id == "sub-3"))
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert report.state.rebuilt and report.state.reason == "submissions the state holds were deleted"
     assert_equals_from_scratch(engine)
 
 
 def test_a_run_still_running_is_folded_only_once_it_has_ended(store):
     engine, settings = store
-    first = first_recompute(engine, settings)
+    first_recompute(engine, settings)
     before = stored_table(engine)
     run = ingest(engine, _week_events(700, date(2026, 11, 17)), status="running")
-    report = recompute(engine, settings, periods=list(first.periods), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert (report.state.rebuilt, report.state.runs_folded, report.state.runs_pending) == (False, (), (run,))
     pd.testing.assert_frame_equal(stored_table(engine), before)
     finish_run(engine, run, "succeeded", {})
-    report = recompute(engine, settings, periods=list(first.periods), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert (report.state.rebuilt, report.state.runs_folded) == (False, (run,))
     assert_equals_from_scratch(engine)
 
@@ -410,7 +469,7 @@ def test_a_failed_run_is_folded_because_its_events_stay_in_the_store(store):
     engine, settings = store
     first_recompute(engine, settings)
     run = ingest(engine, _week_events(800, date(2026, 11, 16)), status="failed")
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert report.state.runs_folded == (run,)
     assert_equals_from_scratch(engine)
 
@@ -421,7 +480,7 @@ def test_events_stored_without_an_ingest_run_rebuild_the_state(store):
     with engine.begin() as conn:
         event = _event(900, "B", "form_response", "B-s3", at(date(2026, 11, 18)), tool="forms")
         upsert(conn, schema.activity_events, [{**event, "run_id": None}])
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert report.state.rebuilt and report.state.reason == "events stored without an ingest run"
     assert_equals_from_scratch(engine)
 
@@ -432,7 +491,7 @@ def test_a_new_run_repeating_a_held_network_act_rebuilds_so_the_act_counts_once(
     again = {**_event(0, "A", "reply", "A-s1", at(date(2026, 10, 27), 11), target="A-s0"), "source_id": "ev-copy"}
     again["object_id"] = "obj-1"
     ingest(engine, [again])
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert report.state.rebuilt and "repeats" in report.state.reason
     assert_equals_from_scratch(engine)
 
@@ -450,7 +509,7 @@ def test_a_state_made_from_another_database_is_not_trusted(store, tmp_path):
     first_recompute(engine, settings)
     with engine.begin() as conn:
         conn.execute(update(schema.measure_snapshots).values(token="from-elsewhere"))
-    report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert report.state.rebuilt and "another database" in report.state.reason
     assert_equals_from_scratch(engine)
 
@@ -465,7 +524,7 @@ def test_a_corrupt_or_wrong_version_state_file_is_rebuilt_with_a_log_line(store,
     first_recompute(engine, settings)
     snapshot.state_path(settings).write_bytes(content)
     with caplog.at_level(logging.WARNING, logger="measures.snapshot"):
-        report = recompute(engine, settings, periods=every_period(), incremental=True, as_of=AS_OF)
+        report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert report.state.rebuilt
     assert any("rebuilding it from the store" in r.getMessage() for r in caplog.records)
     assert_equals_from_scratch(engine)

@@ -88,7 +88,7 @@ def test_a_filtered_read_returns_only_the_matching_rows(sqlite_engine, monkeypat
     assert len(got) == 15
 
 
-@pytest.mark.parametrize("odd", ["line\nbreak", "unit\x1fseparator", "\x15"])
+@pytest.mark.parametrize("odd", ["line\nbreak", "unit\x1fseparator", "\x15", "ends\r", "mid\rdle"])
 def test_a_value_holding_a_separator_is_read_row_by_row_and_still_exactly(sqlite_engine, caplog, odd):
     with sqlite_engine.begin() as conn:
         upsert(conn, s.activity_events, _events(12, row5={"object_id": odd}))
@@ -98,6 +98,14 @@ def test_a_value_holding_a_separator_is_read_row_by_row_and_still_exactly(sqlite
     pd.testing.assert_frame_equal(_plain(got), _plain(_expected(sqlite_engine, stmt)))
     assert got["object_id"].tolist()[5] == odd
     assert "row by row" in caplog.text
+
+
+def test_a_carriage_return_at_the_end_of_the_last_column_survives(sqlite_engine):
+    with sqlite_engine.begin() as conn:
+        upsert(conn, s.activity_events, _events(6, row2={"object_id": "thread\r"}))
+    ev = s.activity_events.c
+    got = columnar.read_frame(sqlite_engine, select(ev.occurred_at, ev.object_id), times=("occurred_at",))
+    assert "thread\r" in got["object_id"].tolist()
 
 
 def test_an_empty_table_reads_as_an_empty_frame_with_the_columns_and_types(sqlite_engine):
