@@ -34,6 +34,7 @@ from graph_ingest.state import finish_run, start_run
 from measures import snapshot
 from measures.materialise import recompute
 from measures.periods import current_week
+from measures.report import results_from_store
 from pli_pulse.config import Settings
 from store import schema
 from store.db import make_engine, upgrade
@@ -178,11 +179,7 @@ def _ingest(engine, events: pd.DataFrame, submissions: pd.DataFrame, offset: int
 
 
 def _table(engine) -> pd.DataFrame:
-    mr = schema.measure_results.c
-    cols = [mr.scope, mr.scope_id, mr.period, mr.measure, mr.value, mr.n, mr.suppressed]
-    with engine.connect() as conn:
-        rows = conn.execute(schema.measure_results.select().with_only_columns(*cols)).all()
-    t = pd.DataFrame(rows, columns=["scope", "scope_id", "period", "measure", "value", "n", "suppressed"])
+    t = results_from_store(engine)
     return t.sort_values(["scope", "scope_id", "period", "measure"]).reset_index(drop=True)
 
 

@@ -7,8 +7,11 @@ exports all take Figures, so small-n suppression cannot be forgotten at the edge
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+
+import orjson
 
 DEFAULT_MIN_N = 10
 
@@ -51,3 +54,24 @@ class Figure:
             return {"value": self.value, "n": self.n}
         # n of a small group is itself disclosive only with the value; the reason is what readers need.
         return {"suppressed": self.suppressed.value, "n": self.n}
+
+
+def pack(figures: dict[str, tuple[float | None, int, str | None]]) -> str:
+    """One scope's figures for one period as stored (``measure_results.figures``): {measure: [value, n, reason]}.
+
+    One row per scope and period instead of one per figure: a district's nightly recompute writes about 20,000
+    rows instead of 750,000, and a card reads one row (migration 0007).
+    """
+    return orjson.dumps(figures).decode()
+
+
+def unpacked(text: str) -> Iterator[tuple[str, float | None, int, str | None]]:
+    """(measure, value, n, reason) of each figure in a stored row; a suppressed figure has no value."""
+    for measure, (value, n, reason) in orjson.loads(text).items():
+        yield measure, (None if reason is not None else value), int(n), reason
+
+
+def unpack(text: str) -> dict[str, Figure]:
+    return {
+        m: Figure(None, n, Suppression(r)) if r is not None else Figure(float(v), n) for m, v, n, r in unpacked(text)
+    }

@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, func, or_, select
 
 from measures.disclosure import min_n_from, suppress_figures
-from measures.figures import Figure, Suppression
+from measures.figures import Figure, pack, unpack
 from measures.frames import ActivityFrames
 from measures.periods import (
     Period,
@@ -31,7 +31,7 @@ from measures.periods import (
     previous_label,
     today_in_district,
 )
-from measures.results import MEASURES, compute_results, figures_from_rows
+from measures.results import MEASURES, compute_results
 from measures.snapshot import StateReport, prepared_state
 from pli_pulse.school_calendar import SchoolCalendar
 from store import schema
@@ -112,27 +112,32 @@ def _with_current(dates: Iterable[date], calendar: SchoolCalendar, as_of: date) 
     return periods_touched(dates, calendar, as_of)
 
 
-RESULT_FIELDS = ("scope", "scope_id", "period", "measure", "value", "n", "suppressed")
+RESULT_FIELDS = ("scope", "scope_id", "period", "figures")
 
 
 def _rows(table: pd.DataFrame) -> list[tuple]:
-    """Tuples in RESULT_FIELDS order: a district's weekly recompute writes about 375,000 of them."""
-    values = table["value"].astype(object).where(table["value"].notna(), None)
-    suppressed = table["suppressed"].astype(object).where(table["suppressed"].notna(), None)
-    columns = [table[c].astype(object).tolist() for c in ("scope", "scope_id", "period", "measure")]
-    columns += [values.tolist(), table["n"].astype("int64").tolist(), suppressed.tolist()]
-    return list(zip(*columns, strict=True))
+    """One row per scope and period, its figures packed (measures/figures.py), in RESULT_FIELDS order."""
+    values = table["value"].astype(object).where(table["value"].notna(), None).tolist()
+    reasons = table["suppressed"].astype(object).where(table["suppressed"].notna(), None).tolist()
+    keys = zip(*(table[c].astype(object).tolist() for c in ("scope", "scope_id", "period")), strict=True)
+    grouped: dict[tuple, dict] = {}
+    for key, measure, value, n, reason in zip(
+        keys, table["measure"].tolist(), values, table["n"].astype("int64").tolist(), reasons, strict=True
+    ):
+        grouped.setdefault(key, {})[measure] = (None if reason is not None else value, n, reason)
+    return [(*key, pack(figures)) for key, figures in grouped.items()]
 
 
 def write_results(engine: Engine, table: pd.DataFrame, periods: Iterable[str], computed_at: datetime) -> int:
-    """Replace the given periods' rows with ``table`` in one transaction."""
+    """Replace the given periods' rows with ``table`` in one transaction; returns the rows (scope and period)."""
     periods = list(periods)
     mr = schema.measure_results
     with engine.begin() as conn:
         if periods:
             conn.execute(delete(mr).where(mr.c.period.in_(periods)))
-        update = ["value", "n", "suppressed", "computed_at"]
-        return upsert_tuples(conn, mr, RESULT_FIELDS, _rows(table), update, same={"computed_at": computed_at})
+        rows = _rows(table)
+        upsert_tuples(conn, mr, RESULT_FIELDS, rows, ["figures", "computed_at"], same={"computed_at": computed_at})
+        return len(rows)
 
 
 def recompute(
@@ -178,7 +183,8 @@ def recompute(
         table = compute_results(prepared, calendar, planned, as_of=as_of, min_n=min_n_from(settings))
         steps["compute"] = time.perf_counter() - t
         t = time.perf_counter()
-        rows = write_results(engine, table, [str(p) for p in planned], datetime.now(UTC))
+        write_results(engine, table, [str(p) for p in planned], datetime.now(UTC))
+        rows = len(table)  # figures, each with its n or its reason
         steps["write results"] = time.perf_counter() - t
     if term is not None and not periods:
         term.keep(engine, settings)  # only now: a crash before this folds the same runs again next time
@@ -189,13 +195,10 @@ def recompute(
 
 def read_figures(engine: Engine, scope: str, scope_id: str, period: str) -> dict[str, Figure]:
     mr = schema.measure_results.c
-    stmt = select(mr.measure, mr.value, mr.n, mr.suppressed).where(
-        mr.scope == scope, mr.scope_id == scope_id, mr.period == period
-    )
+    stmt = select(mr.figures).where(mr.scope == scope, mr.scope_id == scope_id, mr.period == period)
     with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    frame = pd.DataFrame(rows, columns=["measure", "value", "n", "suppressed"])
-    return figures_from_rows(frame)
+        text = conn.execute(stmt).scalar()
+    return unpack(text) if text is not None else {}
 
 
 def read_class_figures(engine: Engine, class_id: str, period: str) -> dict[str, Figure]:
@@ -216,19 +219,17 @@ def read_class_figures(engine: Engine, class_id: str, period: str) -> dict[str, 
         wanted += [("district", "pli", period, ".district_pli_median")]
         wanted += [("district", "non_pli", period, ".district_non_pli_median")]
         conds = [(mr.scope == s) & (mr.scope_id == i) & (mr.period == p) for s, i, p, _ in wanted]
-        rows = conn.execute(
-            select(mr.scope, mr.scope_id, mr.period, mr.measure, mr.value, mr.n, mr.suppressed).where(or_(*conds))
-        ).all()
+        rows = conn.execute(select(mr.scope, mr.scope_id, mr.period, mr.figures).where(or_(*conds))).all()
     suffix = {(s, i, p): x for s, i, p, x in wanted}
     out: dict[str, Figure] = {}
-    for s, i, p, m, v, n, r in rows:
+    for s, i, p, text in rows:
         x = suffix[(s, i, p)]
-        if s != "class":
-            if not m.endswith(".median"):
-                continue
-            m = m.removesuffix(".median")
-        fig = Figure(None, int(n or 0), Suppression(r)) if r is not None else Figure(float(v), int(n))
-        out[m + x] = fig
+        for m, fig in unpack(text).items():
+            if s != "class":
+                if not m.endswith(".median"):
+                    continue
+                m = m.removesuffix(".median")
+            out[m + x] = fig
     return out
 
 
@@ -261,7 +262,10 @@ def read_community_table(
         members = [r[0] for r in conn.execute(select(cc.class_id).where(cc.community_id == community_id))]
     shown = opted_in_classes(engine, community_id) if shown_classes is None else set(shown_classes)
     total = read_figures(engine, "community", community_id, period)
-    per_class = {c: read_figures(engine, "class", c, period) for c in members}
+    mr = schema.measure_results.c
+    stmt = select(mr.scope_id, mr.figures).where(mr.scope == "class", mr.scope_id.in_(members), mr.period == period)
+    with engine.connect() as conn:
+        per_class = {c: {} for c in members} | {c: unpack(text) for c, text in conn.execute(stmt)}
     hidden = {c for c in members if c not in shown}
     out_total: dict[str, Figure] = {}
     rows: dict[str, dict[str, Figure]] = {c: {} for c in members if c in shown}

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, select
 
-from measures.figures import Figure
+from measures.figures import Figure, unpacked
 from measures.results import DISTRIBUTION, DISTRIBUTION_TOTAL, MEASURES, RESULT_COLUMNS, figures_from_rows
 from store import schema
 
@@ -43,13 +43,18 @@ COUNTS = {"isolated", DISTRIBUTION_TOTAL, *DISTRIBUTION}
 
 
 def results_from_store(engine: Engine, periods: Iterable[str] | None = None) -> pd.DataFrame:
+    """The stored figures as a long table (RESULT_COLUMNS), one row per figure; a suppressed one has no value."""
     mr = schema.measure_results.c
-    stmt = select(mr.scope, mr.scope_id, mr.period, mr.measure, mr.value, mr.n, mr.suppressed)
+    stmt = select(mr.scope, mr.scope_id, mr.period, mr.figures)
     if periods is not None:
         stmt = stmt.where(mr.period.in_(list(periods)))
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    long = [(s, i, p, *figure) for s, i, p, text in rows for figure in unpacked(text)]
+    frame = pd.DataFrame(long, columns=list(RESULT_COLUMNS))
+    frame["value"] = frame["value"].astype(float)
+    frame["n"] = frame["n"].astype("int64")
+    return frame
 
 
 def measures_json(results: pd.DataFrame, *, min_n: int, as_of: str | None = None) -> dict:

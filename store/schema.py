@@ -20,7 +20,6 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -283,13 +282,11 @@ measure_results = Table(
     Column("scope", String(16), primary_key=True),  # class, community, school, district, teacher
     Column("scope_id", ID, primary_key=True),
     Column("period", String(16), primary_key=True),  # 2026-W47, 2026-11, term
-    Column("measure", String(48), primary_key=True),  # e.g. fa_reach, tool_days.forms
-    Column("value", Float),  # null when suppressed
-    Column("n", Integer),
-    Column("suppressed", String(64)),  # reason, or null when shown
+    # Every figure of the scope in the period, as JSON {measure: [value, n, reason]} (measures/figures.py, pack):
+    # a suppressed figure has its reason and no value. One row per scope and period (migration 0007).
+    Column("figures", Text, nullable=False),
     Column("computed_at", TS, nullable=False),
-    CheckConstraint("(value is null) = (suppressed is not null)", name="value_or_reason"),
-    sqlite_with_rowid=False,  # clustered on its key: one B-tree per figure written (migration 0006)
+    sqlite_with_rowid=False,  # clustered on its key (migration 0006)
 )
 
 measure_snapshots = Table(

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import DBAPIError
 
 from graph_ingest.state import finish_run, start_run
@@ -19,6 +19,7 @@ from measures import snapshot
 from measures.frames import frames_from_store
 from measures.materialise import recompute
 from measures.periods import all_periods
+from measures.report import results_from_store
 from measures.results import compute_results
 from pli_pulse.config import Settings
 from pli_pulse.pseudonym import Pseudonymizer
@@ -135,10 +136,7 @@ def store(store_engine, tmp_path):
 
 
 def stored_table(engine) -> pd.DataFrame:
-    mr = schema.measure_results.c
-    with engine.connect() as conn:
-        rows = conn.execute(select(*(getattr(mr, c) for c in COLUMNS))).all()
-    return _canonical(pd.DataFrame(rows, columns=COLUMNS))
+    return _canonical(results_from_store(engine))
 
 
 def _canonical(t: pd.DataFrame) -> pd.DataFrame:

@@ -67,9 +67,7 @@ def populate(conn):
             scope="teacher",
             scope_id=TEACHER_AAD,
             period="2026-W47",
-            measure="community_activity",
-            value=1.0,
-            n=1,
+            figures='{"community_activity": [1.0, 1, null]}',
             computed_at=now,
         )
     )

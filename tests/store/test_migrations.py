@@ -97,7 +97,23 @@ def test_figures_survive_the_move_to_a_table_clustered_on_its_key_and_back(datab
             sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'measure_results'")).scalar_one()
         return figures, "WITHOUT ROWID" in sql
 
-    upgrade(engine)
+    upgrade(engine, "0006")
     assert layout() == ([("A", "fa_reach", 0.25, 12)], True if engine.dialect.name == "sqlite" else None)
     downgrade(engine, "0005")
     assert layout() == ([("A", "fa_reach", 0.25, 12)], False if engine.dialect.name == "sqlite" else None)
+
+
+def test_figures_move_to_one_row_per_scope_and_period_and_the_measures_state_is_forgotten(database_url):
+    # 0007: the figures are derived, so the table starts empty and the next recompute rebuilds every period.
+    engine = make_engine(database_url)
+    upgrade(engine, "0006")
+    with engine.begin() as conn:
+        figure = "('class', 'A', '2026-W47', 'fa_reach', 0.25, 12, NULL, :t)"
+        conn.execute(text(f"INSERT INTO measure_results VALUES {figure}"), {"t": datetime(2026, 11, 20, tzinfo=UTC)})
+        conn.execute(text("INSERT INTO measure_snapshots VALUES ('term', 'abc', :t)"), {"t": datetime(2026, 11, 20)})
+    upgrade(engine)
+    columns = [c["name"] for c in inspect(engine).get_columns("measure_results")]
+    assert columns == ["scope", "scope_id", "period", "figures", "computed_at"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM measure_results")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM measure_snapshots")).scalar_one() == 0
