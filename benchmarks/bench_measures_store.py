@@ -268,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     if built:
         _copy_store(cache, work)
         engine = make_engine(url)
+        upgrade(engine)  # a cache from an older schema: a migration that forgets the state shows as a rebuild
     else:
         engine = make_engine(url)
         upgrade(engine)
