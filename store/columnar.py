@@ -38,7 +38,12 @@ def read_frame(
     engine: Engine, stmt: Select, times: Sequence[str] = (), unique: Sequence[str] = ()
 ) -> pd.DataFrame | None:
     """Run a select of text and timestamp columns from one table; ids come back categorical, ``times`` as UTC
-    timestamps, ``unique`` (a key, one value per row: nothing to share) as strings. None when not SQLite."""
+    timestamps, ``unique`` (a key, one value per row: nothing to share) as strings. None when not SQLite.
+
+    The select may filter with WHERE, nothing more: it runs once per chunk of rowids, so a LIMIT, DISTINCT or
+    GROUP BY would apply to each chunk, not to the whole. The chunks are separate reads, not one snapshot; the
+    measures check the counts they read against the store's (measures/snapshot.py).
+    """
     if engine.dialect.name != "sqlite":
         return None
     (table,) = stmt.get_final_froms()
