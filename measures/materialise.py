@@ -112,10 +112,10 @@ def _with_current(dates: Iterable[date], calendar: SchoolCalendar, as_of: date) 
     return periods_touched(dates, calendar, as_of)
 
 
-RESULT_FIELDS = ("scope", "scope_id", "period", "figures")
+RESULT_FIELDS = ("scope", "scope_id", "period", "figures", "computed_at")
 
 
-def _rows(table: pd.DataFrame) -> list[tuple]:
+def _rows(table: pd.DataFrame, computed_at: datetime) -> list[tuple]:
     """One row per scope and period, its figures packed (measures/figures.py), in RESULT_FIELDS order."""
     values = table["value"].astype(object).where(table["value"].notna(), None).tolist()
     reasons = table["suppressed"].astype(object).where(table["suppressed"].notna(), None).tolist()
@@ -125,7 +125,7 @@ def _rows(table: pd.DataFrame) -> list[tuple]:
         keys, table["measure"].tolist(), values, table["n"].astype("int64").tolist(), reasons, strict=True
     ):
         grouped.setdefault(key, {})[measure] = (None if reason is not None else value, n, reason)
-    return [(*key, pack(figures)) for key, figures in grouped.items()]
+    return [(*key, pack(figures), computed_at) for key, figures in grouped.items()]
 
 
 def write_results(engine: Engine, table: pd.DataFrame, periods: Iterable[str], computed_at: datetime) -> int:
@@ -135,8 +135,8 @@ def write_results(engine: Engine, table: pd.DataFrame, periods: Iterable[str], c
     with engine.begin() as conn:
         if periods:
             conn.execute(delete(mr).where(mr.c.period.in_(periods)))
-        rows = _rows(table)
-        upsert_tuples(conn, mr, RESULT_FIELDS, rows, ["figures", "computed_at"], same={"computed_at": computed_at})
+        rows = _rows(table, computed_at)
+        upsert_tuples(conn, mr, RESULT_FIELDS, rows, ["figures", "computed_at"])
         return len(rows)
 
 

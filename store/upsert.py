@@ -65,22 +65,13 @@ def insert_new(conn: Connection, table: Table, fields: Sequence[str], rows: Iter
 
 
 def upsert_tuples(
-    conn: Connection,
-    table: Table,
-    fields: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    update: Sequence[str] = (),
-    same: Mapping[str, Any] | None = None,
+    conn: Connection, table: Table, fields: Sequence[str], rows: Iterable[Sequence[Any]], update: Sequence[str] = ()
 ) -> int:
-    """``upsert`` of rows given as tuples in ``fields`` order, for the bulk writers (events, measure results).
-
-    ``same``: columns with one value for every row (such as the time of a computation), converted once.
-    """
-    fields, update, same = tuple(fields), tuple(update), dict(same or {})
+    """``upsert`` of rows given as tuples in ``fields`` order, for the bulk writers (events, measure results)."""
+    fields, update = tuple(fields), tuple(update)
     if conn.dialect.name != "sqlite":
-        dicts = [{**dict(zip(fields, row, strict=True)), **same} for row in rows]
-        return upsert(conn, table, dicts, update=update)
-    return _sqlite_write(conn, table, fields, list(rows), update, (), same)
+        return upsert(conn, table, [dict(zip(fields, row, strict=True)) for row in rows], update=update)
+    return _sqlite_write(conn, table, fields, list(rows), update, ())
 
 
 def _getter(names: Sequence[Any]) -> Callable[[Any], tuple]:
@@ -102,29 +93,12 @@ def _last_per_key(rows: list, key_names: Sequence[Any]) -> list:
 
 
 def _sqlite_write(
-    conn: Connection,
-    table: Table,
-    fields: tuple[str, ...],
-    rows: list,
-    update: tuple[str, ...],
-    stamp: tuple[str, ...],
-    same: Mapping[str, Any] | None = None,
+    conn: Connection, table: Table, fields: tuple[str, ...], rows: list, update: tuple[str, ...], stamp: tuple[str, ...]
 ) -> int:
     rows = _last_per_key(rows, [fields.index(c.name) for c in table.primary_key.columns])
     if not rows:
         return 0
-    same = same or {}
-    if same:  # converted once here, then given to every row as the plan's constants
-        dialect = conn.dialect
-        converted = []
-        for name, value in same.items():
-            process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-            converted.append(process(value) if process else value)
-        rows = [(*row, *converted) for row in rows]
-        fields = (*fields, *same)
-        sql, parameters = _sqlite_tuple_plan(table, update, stamp, fields, len(same))
-    else:
-        sql, parameters = _sqlite_tuple_plan(table, update, stamp, fields)
+    sql, parameters = _sqlite_tuple_plan(table, update, stamp, fields)
     # The driver's executemany adds up the rows each execution changed; a conflict skipped by DO NOTHING
     # changes none, so the total is the count of *new* rows.
     return conn.exec_driver_sql(sql, parameters(rows)).rowcount
@@ -132,21 +106,19 @@ def _sqlite_write(
 
 @lru_cache(maxsize=128)
 def _sqlite_tuple_plan(
-    table: Table, update: tuple[str, ...], stamp: tuple[str, ...], fields: tuple[str, ...], ready: int = 0
+    table: Table, update: tuple[str, ...], stamp: tuple[str, ...], fields: tuple[str, ...]
 ) -> tuple[str, Callable[[Sequence[Sequence[Any]]], list[tuple]]]:
     """``_sqlite_plan``'s statement, with its parameters built by one permutation per row.
 
     Each row is extended with the converted values (bind processors) and the processed defaults, then one
-    itemgetter picks the statement's column order from the extended tuple. The last ``ready`` fields arrive
-    converted already (``upsert_tuples``'s ``same``).
+    itemgetter picks the statement's column order from the extended tuple.
     """
     plan = _sqlite_plan(table, update, stamp, fields)
     width = len(fields)
-    done = set(fields[width - ready :]) if ready else set()
     converted = [
         (fields.index(c), _faster(table.c[c].type, p))
         for c, p in zip(plan.columns, plan.processors, strict=True)
-        if p is not None and c in fields and c not in done  # a left-out column's default is converted once, below
+        if p is not None and c in fields  # a left-out column's default is converted once, below
     ]
     processor = dict(zip(plan.columns, plan.processors, strict=True))
     consts = tuple(processor[c](v) if processor[c] else v for c, v in plan.defaults)
