@@ -13,14 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pandas as pd
-from sqlalchemy import Engine, delete, func, or_, select
+from sqlalchemy import Engine, delete, or_, select
 
 from measures.disclosure import min_n_from, suppress_figures
 from measures.figures import Figure, pack, unpack
-from measures.frames import ActivityFrames
 from measures.periods import (
     Period,
     all_periods,
@@ -50,58 +49,10 @@ class RecomputeReport:
     rows: int
     seconds: float
     incremental: bool
-    #: how the prepared term was obtained (None when frames were given): rebuilt or folded, events read, steps
+    #: how the prepared term was obtained: rebuilt or folded, events read, steps
     state: StateReport | None = None
     #: seconds per step after the state: compute the figures, write them
     steps: dict[str, float] = field(default_factory=dict)
-
-
-def _last_computed(engine: Engine) -> datetime | None:
-    with engine.connect() as conn:
-        last = conn.execute(select(func.max(schema.measure_results.c.computed_at))).scalar()
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)
-    return last
-
-
-def touched_dates(engine: Engine, calendar: SchoolCalendar, since: datetime) -> set[date]:
-    """District dates of events and submissions that arrived or happened since the last computation."""
-    ev, runs, sub = schema.activity_events.c, schema.ingest_runs.c, schema.submissions.c
-    # Runs that may have written since: those that ended after it and those not ended (another replica's).
-    # Their events and submissions are found through the run_id indexes, never by scanning a table. A
-    # submission carries the run that last really changed it (migration 0005), so feedback returned on old work
-    # is found too. Rows written outside any run (run_id NULL) are caught by their time.
-    recent_runs = select(runs.run_id).where(or_(runs.finished_at >= since, runs.finished_at.is_(None)))
-    stmts = [
-        select(ev.occurred_at).where(ev.run_id.in_(recent_runs)),
-        select(ev.occurred_at).where(ev.run_id.is_(None), ev.occurred_at >= since),
-        select(sub.submitted_at, sub.returned_at).where(sub.run_id.in_(recent_runs)),
-        select(sub.submitted_at, sub.returned_at).where(
-            sub.run_id.is_(None), or_(sub.submitted_at >= since, sub.returned_at >= since)
-        ),
-    ]
-    out: set[date] = set()
-    with engine.connect() as conn:
-        for stmt in stmts:
-            for row in conn.execute(stmt):
-                for ts in row:
-                    if ts is None:
-                        continue
-                    ts = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-                    out.add(calendar.to_district_date(ts))
-    return out
-
-
-def plan_periods(
-    engine: Engine, calendar: SchoolCalendar, as_of: date, *, incremental: bool, labels: Sequence[str] | None = None
-) -> list[Period]:
-    """The periods to recompute, from the store: those touched since the last computation (incremental)."""
-    if labels:
-        return [parse_period(label, calendar, as_of) for label in labels]
-    last = _last_computed(engine) if incremental else None
-    if last is None:
-        return all_periods(calendar, as_of)
-    return _with_current(touched_dates(engine, calendar, last - timedelta(minutes=5)), calendar, as_of)
 
 
 def _with_current(dates: Iterable[date], calendar: SchoolCalendar, as_of: date) -> list[Period]:
@@ -147,7 +98,6 @@ def recompute(
     incremental: bool = True,
     *,
     as_of: date | None = None,
-    frames: ActivityFrames | None = None,
 ) -> RecomputeReport:
     """Compute and store the figures of the planned periods. ``periods`` (labels) overrides the plan.
 
@@ -155,7 +105,7 @@ def recompute(
     or from every event of the store when there is no valid state or ``incremental`` is False; either way the
     figures are those of a from-scratch computation. The periods: after a fold, those the folded runs' dates
     reach and the current ones; after a rebuild, every period, because what made it rebuild (a roster change,
-    forget, retention) can change any period. ``frames`` bypasses the store and the saved state.
+    forget, retention) can change any period.
 
     With ``periods`` given, the state is not saved: the runs it would hold as folded may touch other periods,
     which the next recompute without labels must still plan.
@@ -163,14 +113,9 @@ def recompute(
     started = time.perf_counter()
     calendar = SchoolCalendar.from_settings(settings)
     as_of = as_of or today_in_district(calendar)
-    term = None
-    if frames is not None:
-        prepared = frames
-    else:
-        term = prepared_state(engine, settings, calendar, as_of, incremental=incremental)
-        prepared = term.prepared
-    if term is None or periods:
-        planned = plan_periods(engine, calendar, as_of, incremental=incremental, labels=periods)
+    term = prepared_state(engine, settings, calendar, as_of, incremental=incremental)
+    if periods:
+        planned = [parse_period(label, calendar, as_of) for label in periods]
     elif term.report.touched is not None:
         # Folded: exactly the runs new since the state, so their dates are the periods to redo.
         planned = _with_current(term.report.touched, calendar, as_of)
@@ -180,17 +125,16 @@ def recompute(
     rows = 0
     if planned:
         t = time.perf_counter()
-        table = compute_results(prepared, calendar, planned, as_of=as_of, min_n=min_n_from(settings))
+        table = compute_results(term.prepared, calendar, planned, as_of=as_of, min_n=min_n_from(settings))
         steps["compute"] = time.perf_counter() - t
         t = time.perf_counter()
         write_results(engine, table, [str(p) for p in planned], datetime.now(UTC))
         rows = len(table)  # figures, each with its n or its reason
         steps["write results"] = time.perf_counter() - t
-    if term is not None and not periods:
+    if not periods:
         term.keep(engine, settings)  # only now: a crash before this folds the same runs again next time
     labels = tuple(str(p) for p in planned)
-    state = term.report if term is not None else None
-    return RecomputeReport(labels, rows, time.perf_counter() - started, incremental, state, steps)
+    return RecomputeReport(labels, rows, time.perf_counter() - started, incremental, term.report, steps)
 
 
 def read_figures(engine: Engine, scope: str, scope_id: str, period: str) -> dict[str, Figure]:

@@ -9,7 +9,6 @@ from sqlalchemy import update
 
 from measures.figures import Figure, Suppression
 from measures.materialise import (
-    plan_periods,
     read_class_figures,
     read_community_table,
     read_figures,
@@ -75,39 +74,30 @@ def test_recompute_is_idempotent(stored):
     assert read_class_figures(engine, "A", "2026-W46")["fa_reach"] == Figure(0.5, 4)
 
 
+def _run(engine, run_id: int, status: str = "succeeded", **events: datetime) -> None:
+    """An ingest run that stored a Forms response of C-s3 at each given time, keyed by source id."""
+    with engine.begin() as conn:
+        conn.execute(schema.ingest_runs.insert().values(run_id=run_id, started_at=datetime(2026, 12, 2, tzinfo=UTC),
+                                                        status=status))  # fmt: skip
+        for source_id, when in events.items():
+            conn.execute(
+                schema.activity_events.insert().values(
+                    source_id=source_id, class_id="C", tool="forms", kind="form_response", actor_key="C-s3",
+                    occurred_at=when, run_id=run_id,
+                )
+            )  # fmt: skip
+
+
 def test_an_incremental_run_recomputes_only_periods_touched_by_new_data_and_the_current_ones(stored):
     engine, _ = stored
-    with engine.begin() as conn:  # pretend the last computation was on 1 Dec; a late event arrives after it
-        conn.execute(update(schema.measure_results).values(computed_at=datetime(2026, 12, 1, tzinfo=UTC)))
-        conn.execute(
-            schema.activity_events.insert().values(
-                source_id="late", class_id="C", tool="forms", kind="form_response", actor_key="C-s3",
-                occurred_at=at(date(2026, 10, 28)), run_id=None,
-            )
-        )  # fmt: skip
-        conn.execute(
-            update(schema.activity_events)
-            .where(schema.activity_events.c.source_id == "late")
-            .values(occurred_at=datetime(2026, 12, 2, tzinfo=UTC))
-        )
-    labels = [p.label for p in plan_periods(engine, CALENDAR, AS_OF, incremental=True)]
+    settings = _settings(engine)
+    _run(engine, 7, late=datetime(2026, 12, 2, tzinfo=UTC))
     # the late event (2 Dec UTC = 1 Dec in Fresno) is after as-of and so only the current periods remain
-    assert labels == ["2026-11", "2026-W47", "term"]
-    with engine.begin() as conn:
-        conn.execute(
-            update(schema.activity_events)
-            .where(schema.activity_events.c.source_id == "late")
-            .values(occurred_at=at(date(2026, 10, 28)))
-        )
-        conn.execute(schema.ingest_runs.insert().values(run_id=7, started_at=datetime(2026, 12, 2, tzinfo=UTC),
-                                                        status="succeeded"))  # fmt: skip
-        conn.execute(
-            update(schema.activity_events).where(schema.activity_events.c.source_id == "late").values(run_id=7)
-        )
-    labels = [p.label for p in plan_periods(engine, CALENDAR, AS_OF, incremental=True)]
-    assert labels == ["2026-10", "2026-11", "2026-W44", "2026-W47", "term"]  # late arrival for 28 Oct
-    report = recompute(engine, _settings(engine), incremental=True, as_of=AS_OF)
-    assert report.periods == tuple(labels)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert report.periods == ("2026-11", "2026-W47", "term")
+    _run(engine, 8, later=at(date(2026, 10, 28)))
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert report.periods == ("2026-10", "2026-11", "2026-W44", "2026-W47", "term")  # late arrival for 28 Oct
     assert read_figures(engine, "class", "C", "2026-W44")["fa_reach"] == Figure(0.25, 4)
 
 
@@ -140,25 +130,13 @@ def test_measures_json_from_store_lists_every_stored_period(stored):
 
 def test_the_planner_finds_late_events_by_the_run_that_wrote_them_not_by_when_it_started(stored):
     engine, _ = stored
-    last = datetime(2026, 12, 1, tzinfo=UTC)
+    settings = _settings(engine)
+    # Run 8 ended before the next recompute; run 9 started before it and ended after (another replica).
+    _run(engine, 8, old=at(date(2026, 10, 21)))
+    _run(engine, 9, "running", late=at(date(2026, 10, 28)))
+    assert recompute(engine, settings, incremental=True, as_of=AS_OF).state.runs_pending == (9,)
     with engine.begin() as conn:
-        conn.execute(update(schema.measure_results).values(computed_at=last))
-        conn.execute(
-            schema.ingest_runs.insert(),
-            [  # one ended before the last computation; one started before it and ended after (another replica)
-                {"run_id": 8, "started_at": datetime(2026, 11, 30, tzinfo=UTC),
-                 "finished_at": datetime(2026, 11, 30, 1, tzinfo=UTC), "status": "succeeded"},
-                {"run_id": 9, "started_at": datetime(2026, 11, 30, tzinfo=UTC),
-                 "finished_at": datetime(2026, 12, 1, 2, tzinfo=UTC), "status": "succeeded"},
-            ],
-        )  # fmt: skip
-        for source_id, day, run_id in (("old", date(2026, 10, 21), 8), ("late", date(2026, 10, 28), 9)):
-            conn.execute(
-                schema.activity_events.insert().values(
-                    source_id=source_id, class_id="C", tool="forms", kind="form_response", actor_key="C-s3",
-                    occurred_at=at(day), run_id=run_id,
-                )
-            )  # fmt: skip
-    labels = [p.label for p in plan_periods(engine, CALENDAR, AS_OF, incremental=True)]
+        conn.execute(update(schema.ingest_runs).where(schema.ingest_runs.c.run_id == 9).values(status="succeeded"))
+    labels = recompute(engine, settings, incremental=True, as_of=AS_OF).periods
     assert "2026-W44" in labels  # 28 Oct, written by run 9, which ended after the last computation
     assert "2026-W43" not in labels  # 21 Oct, written by run 8, already computed
