@@ -102,17 +102,18 @@ def _monthly(p: Prepared, period: Period, S: np.ndarray) -> np.ndarray:
 
 def _network(p: Prepared, a: int, b: int, S: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
     nc, ns = p.n_classes, p.n_students
-    sel = (p.e_day >= a) & (p.e_day <= b)
-    cls, src, dst = p.e_class[sel], p.e_src[sel], p.e_dst[sel]
+    # acts are sorted by day: the period's are one slice (bounds in the array's own type, or numpy copies it)
+    lo, hi = np.searchsorted(p.e_day, np.array([a, b + 1], dtype=p.e_day.dtype))
+    cls, src, dst = p.e_class[lo:hi], p.e_src[lo:hi], p.e_dst[lo:hi]
     acts = np.bincount(cls, minlength=nc).astype(float)
-    teacher_acts = np.bincount(cls[p.e_teacher[sel]], minlength=nc).astype(float)
+    teacher_acts = np.bincount(cls[p.e_teacher[lo:hi]], minlength=nc).astype(float)
     # isolated: an enrolled student who is neither source nor target of any act in P (teachers included)
     tied = np.zeros(ns, dtype=bool)
     tied[src[src >= 0]] = True
     tied[dst[dst >= 0]] = True
     isolated = np.bincount(p.s_class, weights=S & ~tied, minlength=nc)
     # student subgraph: distinct ties present in P with both ends in S (same class by construction)
-    tie = p.e_tie[sel]
+    tie = p.e_tie[lo:hi]
     present = np.zeros(len(p.tie_u), dtype=bool)
     present[tie[tie >= 0]] = True
     present &= S[p.tie_u] & S[p.tie_v]

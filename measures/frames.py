@@ -215,9 +215,10 @@ def _assemble(events, submissions, assignments, roster: dict[str, pd.DataFrame])
     ).normalised()
 
 
-def _assignments(conn) -> pd.DataFrame:
+def _assignments(conn, *, forms_only: bool = False) -> pd.DataFrame:
     a = schema.assignments.c
-    return _read(conn, select(a.assignment_id, a.class_id, a.has_forms_resource), ASSIGNMENT_COLUMNS)
+    stmt = select(a.assignment_id, a.class_id, a.has_forms_resource)
+    return _read(conn, stmt.where(a.has_forms_resource) if forms_only else stmt, ASSIGNMENT_COLUMNS)
 
 
 def frames_from_store(engine: Engine, *, since: date | None = None, until: date | None = None) -> ActivityFrames:
@@ -264,7 +265,7 @@ def submission_ids_for_runs(engine: Engine, run_ids: Iterable[int]) -> pd.Index:
 
 def frames_for_runs(engine: Engine, run_ids: Iterable[int]) -> ActivityFrames:
     """What the given ingest runs stored (their events, and the submissions they wrote or last changed), with
-    every assignment: a batch to fold into a state.
+    every assignment that has a Forms quiz (all a fold uses them for): a batch to fold into a state.
 
     Reads by ``run_id`` (ix_activity_events_run_id, ix_submissions_run_id), so the cost follows the new runs,
     not the store. The roster frames are left empty: a batch is folded into a state prepared with the store's
@@ -279,7 +280,7 @@ def frames_for_runs(engine: Engine, run_ids: Iterable[int]) -> ActivityFrames:
             submissions = _read_submissions(engine, conn, _submission_select().where(sb.run_id.in_(run_ids)))
         else:
             events, submissions = empty.events, empty.submissions
-        assignments = _assignments(conn)
+        assignments = _assignments(conn, forms_only=True)
     roster = {
         "enrollments": empty.enrollments,
         "classes": empty.classes.drop(columns="community_id"),

@@ -128,23 +128,27 @@ class Prepared:
     event_bits: dict[str, np.ndarray] = field(default_factory=dict)  # channel -> bool[n_days, n_students]
     sub_bits: dict[str, np.ndarray] = field(default_factory=dict)  # from submissions: assignments, fa
     _channels: dict[str, np.ndarray] | None = None
-    # class interaction network acts (deduplicated), one row per act
-    e_class: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    e_day: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    e_src: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # student enrolment row or -1
-    e_dst: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    # class interaction network acts (deduplicated), one row per act, sorted by day (ACT_FIELDS): a period's acts
+    # are one slice. Narrow integer types: at district scale these are 8M rows, and the period scans read them.
+    e_day: np.ndarray = field(default_factory=lambda: np.empty(0, np.int16))
+    e_class: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    e_src: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))  # student enrolment row or -1
+    e_dst: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
     e_teacher: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
-    e_tie: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # distinct student tie per act
+    e_tie: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))  # distinct student tie per act
+    # distinct student ties (u→v, keyed u * n_students + v) and undirected pairs, in first-seen order
     tie_index: pd.Index = field(default_factory=lambda: pd.Index(np.empty(0, np.int64)))
     pair_index: pd.Index = field(default_factory=lambda: pd.Index(np.empty(0, np.int64)))
-    tie_u: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    tie_v: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    tie_rev: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # reverse tie or -1
-    tie_pair: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # undirected pair code
-    pair_x: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    pair_y: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    # submissions, one row per id (arrays in ``sub``), and the returned ones for feedback turnaround
+    tie_u: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    tie_v: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    tie_rev: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))  # reverse tie or -1
+    tie_pair: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))  # undirected pair code
+    pair_x: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    pair_y: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    # submissions, one row per id (arrays in ``sub``; ``assignment`` codes into ``assignment_ids``), and the
+    # returned ones for feedback turnaround
     sub_ids: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object))
+    assignment_ids: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object))
     sub: dict[str, np.ndarray] = field(default_factory=dict)
     forms_assignments: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object))
     r_student: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
@@ -287,17 +291,40 @@ def add_activity(p: Prepared, batch: ActivityFrames, *, normalised: bool = False
         eidx = eidx[~dup.to_numpy()]
     ec, ea, et = ev_class[eidx], actor[eidx], target[eidx]
     src, dst = students.find(ec, ea), students.find(ec, et)
-    p.e_class = np.concatenate([p.e_class, ec]).astype(np.int64)
-    p.e_day = np.concatenate([p.e_day, day[eidx]]).astype(np.int64)
-    p.e_src = np.concatenate([p.e_src, src])
-    p.e_dst = np.concatenate([p.e_dst, dst])
-    p.e_teacher = np.concatenate([p.e_teacher, (teachers.find(ec, ea) >= 0) | (teachers.find(ec, et) >= 0)])
-    _ties(p, src, dst)
+    acts = {
+        "e_day": day[eidx],
+        "e_class": ec,
+        "e_src": src,
+        "e_dst": dst,
+        "e_teacher": (teachers.find(ec, ea) >= 0) | (teachers.find(ec, et) >= 0),
+        "e_tie": _ties(p, src, dst),
+    }
+    _insert_acts(p, acts)
 
     _add_submissions(p, f, students)
     _community_activity(p, ev, day, actor, kind, in_term)
     p._channels = None
     return p
+
+
+#: the per-act arrays and their types (see ``Prepared``)
+ACT_FIELDS = {
+    "e_day": np.int16,
+    "e_class": np.int32,
+    "e_src": np.int32,
+    "e_dst": np.int32,
+    "e_teacher": bool,
+    "e_tie": np.int32,
+}
+
+
+def _insert_acts(p: Prepared, acts: dict[str, np.ndarray]) -> None:
+    """Merge a batch's acts into ``p`` keeping the day order, so a period's acts stay one slice."""
+    day = acts["e_day"].astype(ACT_FIELDS["e_day"])
+    order = np.argsort(day, kind="stable")
+    at = np.searchsorted(p.e_day, day[order], side="right")
+    for name, dtype in ACT_FIELDS.items():
+        setattr(p, name, np.insert(getattr(p, name), at, acts[name][order].astype(dtype)))
 
 
 def _extend(index: pd.Index, keys: np.ndarray) -> tuple[pd.Index, np.ndarray]:
@@ -307,28 +334,45 @@ def _extend(index: pd.Index, keys: np.ndarray) -> tuple[pd.Index, np.ndarray]:
     if missing.any():
         sub_codes, uniques = pd.factorize(keys[missing])
         codes[missing] = len(index) + sub_codes
-        index = index.append(pd.Index(np.asarray(uniques, dtype=np.int64)))
+        index = index.append(pd.Index(np.asarray(uniques), dtype=index.dtype))
     return index, codes.astype(np.int64)
 
 
-def _ties(p: Prepared, src: np.ndarray, dst: np.ndarray) -> None:
-    """Index the distinct student-to-student ties of a batch's acts, so a period only marks which are present.
+def _ties(p: Prepared, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The tie code of each act (-1 if an end is not a student enrolment), indexing the ties new to ``p``.
 
-    Every act gets its tie's code (-1 if an end is not a student enrolment); each tie knows its reverse tie
-    (for reciprocity) and its undirected pair (for degrees). Periods then need no sort or unique.
+    Each tie knows its reverse tie (for reciprocity) and its undirected pair (for degrees), so a period only
+    marks which ties are present and needs no sort or unique. Only the batch's new ties are looked up: an old
+    tie's reverse changes only when that reverse is one of them.
     """
     ns = np.int64(max(p.n_students, 1))
     ss = (src >= 0) & (dst >= 0)
-    p.tie_index, codes = _extend(p.tie_index, src[ss].astype(np.int64) * ns + dst[ss])
-    batch = np.full(len(src), -1, dtype=np.int64)
-    batch[ss] = codes
-    p.e_tie = np.concatenate([p.e_tie, batch])
-    keys = p.tie_index.to_numpy(dtype=np.int64)
-    p.tie_u, p.tie_v = keys // ns, keys % ns
-    p.tie_rev = p.tie_index.get_indexer(p.tie_v * ns + p.tie_u)
-    p.pair_index, p.tie_pair = _extend(p.pair_index, np.minimum(p.tie_u, p.tie_v) * ns + np.maximum(p.tie_u, p.tie_v))
-    pairs = p.pair_index.to_numpy(dtype=np.int64)
-    p.pair_x, p.pair_y = pairs // ns, pairs % ns
+    old = p.tie_index
+    p.tie_index, codes = _extend(old, src[ss].astype(np.int64) * ns + dst[ss])
+    out = np.full(len(src), -1, dtype=np.int32)
+    out[ss] = codes
+    n_old = len(old)
+    new = p.tie_index.to_numpy(dtype=np.int64)[n_old:]
+    if not len(new):
+        return out
+    u, v = new // ns, new % ns
+    back = v * ns + u
+    rev = old.get_indexer(back) if n_old else np.full(len(new), -1, dtype=np.int64)
+    among_new = pd.Index(new).get_indexer(back)
+    rev = np.where(among_new >= 0, n_old + among_new, rev)
+    tie_rev = np.concatenate([p.tie_rev, rev]).astype(np.int32)
+    reopened = (rev >= 0) & (rev < n_old)  # an old tie whose reverse just appeared
+    tie_rev[rev[reopened]] = n_old + np.flatnonzero(reopened)
+    p.tie_rev = tie_rev
+    p.tie_u = np.concatenate([p.tie_u, u]).astype(np.int32)
+    p.tie_v = np.concatenate([p.tie_v, v]).astype(np.int32)
+    n_pairs = len(p.pair_index)
+    p.pair_index, pair = _extend(p.pair_index, np.minimum(u, v) * ns + np.maximum(u, v))
+    p.tie_pair = np.concatenate([p.tie_pair, pair]).astype(np.int32)
+    pairs = p.pair_index.to_numpy(dtype=np.int64)[n_pairs:]
+    p.pair_x = np.concatenate([p.pair_x, pairs // ns]).astype(np.int32)
+    p.pair_y = np.concatenate([p.pair_y, pairs % ns]).astype(np.int32)
+    return out
 
 
 def _add_submissions(p: Prepared, f: ActivityFrames, students: KeyLookup) -> None:
@@ -344,8 +388,11 @@ def _add_submissions(p: Prepared, f: ActivityFrames, students: KeyLookup) -> Non
             "sday": district_days(sub["submitted_at"], p.calendar),
             "rday": district_days(sub["returned_at"], p.calendar),
             "seconds": (sub["returned_at"] - sub["submitted_at"]).dt.total_seconds().to_numpy(),
-            "assignment": sub["assignment_id"].astype(str).to_numpy(dtype=object),
         }
+        p.assignment_ids, assignment = _extend(
+            p.assignment_ids, sub["assignment_id"].astype(str).to_numpy(dtype=object)
+        )
+        rows["assignment"] = assignment.astype(np.int32)
         ids = pd.Index(sub["submission_id"].astype(str).to_numpy(dtype=object))
         pos = p.sub_ids.get_indexer(ids) if len(p.sub_ids) else np.full(len(ids), -1)
         old = pos >= 0
@@ -364,7 +411,7 @@ def _submission_bits(p: Prepared) -> None:
     if not len(p.sub_ids):
         return
     stu, sday, rday, seconds = p.sub["stu"], p.sub["sday"], p.sub["rday"], p.sub["seconds"]
-    has_forms = p.forms_assignments.get_indexer(p.sub["assignment"]) >= 0
+    has_forms = p.assignment_ids.isin(p.forms_assignments)[p.sub["assignment"]]
     as_of_day = p.day(p.as_of)
     submitted = (stu >= 0) & (sday >= 0) & (sday < p.n_days)
     returned = rday > FAR_PAST

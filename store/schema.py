@@ -24,6 +24,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -279,13 +280,15 @@ digest_ledger = Table(
 measure_results = Table(
     "measure_results",
     metadata,
-    Column("scope", String(16), primary_key=True),  # class, community, school, district, teacher
-    Column("scope_id", ID, primary_key=True),
-    Column("period", String(16), primary_key=True),  # 2026-W47, 2026-11, term
+    Column("scope", String(16), nullable=False),  # class, community, school, district, teacher
+    Column("scope_id", ID, nullable=False),
+    Column("period", String(16), nullable=False),  # 2026-W47, 2026-11, term
     # Every figure of the scope in the period, as JSON {measure: [value, n, reason]} (measures/figures.py, pack):
     # a suppressed figure has its reason and no value. One row per scope and period (migration 0007).
     Column("figures", Text, nullable=False),
     Column("computed_at", TS, nullable=False),
+    # Period first: a recompute replaces whole periods, whose rows then sit together (migration 0008).
+    PrimaryKeyConstraint("period", "scope", "scope_id"),
     sqlite_with_rowid=False,  # clustered on its key (migration 0006)
 )
 

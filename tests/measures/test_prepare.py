@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+import numpy as np
 import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
@@ -32,6 +33,34 @@ def test_two_batches_give_the_same_figures_as_one(w, cut):
     p = prepare(first, CALENDAR, AS_OF)
     add_activity(p, second)
     pd.testing.assert_frame_equal(_table(p), _table(prepare(f, CALENDAR, AS_OF)))
+
+
+def _tie_table(p) -> dict[tuple[int, int], tuple]:
+    """Each tie (u, v) with its reverse tie and its undirected pair, by enrolment rows rather than codes."""
+    out = {}
+    for t, (u, v) in enumerate(zip(p.tie_u.tolist(), p.tie_v.tolist(), strict=True)):
+        r, q = p.tie_rev[t], p.tie_pair[t]
+        out[(u, v)] = ((p.tie_u[r], p.tie_v[r]) if r >= 0 else None, (p.pair_x[q], p.pair_y[q]))
+    return out
+
+
+@FAST
+@given(w=districts(), cuts=st.lists(st.floats(0, 1), max_size=3), seed=st.integers(0, 2**32 - 1))
+def test_acts_folded_in_any_order_stay_sorted_by_day_and_each_tie_knows_its_reverse_and_pair(w, cuts, seed):
+    f = w.frames()
+    events = f.events.sample(frac=1, random_state=seed)  # late events arrive in a later batch
+    parts = np.split(np.arange(len(events)), sorted(int(len(events) * c) for c in cuts))
+    p = prepare(replace(f, events=events.iloc[parts[0]]), CALENDAR, AS_OF)
+    for part in parts[1:]:
+        add_activity(p, replace(f, events=events.iloc[part]))
+    whole = prepare(f, CALENDAR, AS_OF)
+    assert (np.diff(p.e_day) >= 0).all()
+    assert sorted(zip(p.e_day.tolist(), p.e_src.tolist(), p.e_dst.tolist(), strict=True)) == sorted(
+        zip(whole.e_day.tolist(), whole.e_src.tolist(), whole.e_dst.tolist(), strict=True)
+    )
+    assert _tie_table(p) == _tie_table(whole)
+    assert all(u < v for u, v in zip(p.pair_x.tolist(), p.pair_y.tolist(), strict=True))
+    pd.testing.assert_frame_equal(_table(p), _table(whole))
 
 
 def test_a_submission_returned_later_replaces_its_first_row():

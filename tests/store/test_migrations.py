@@ -117,3 +117,27 @@ def test_figures_move_to_one_row_per_scope_and_period_and_the_measures_state_is_
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM measure_results")).scalar_one() == 0
         assert conn.execute(text("SELECT count(*) FROM measure_snapshots")).scalar_one() == 0
+
+
+def test_figures_are_keyed_by_period_first_and_kept_through_the_rekey_and_back(database_url):
+    # 0008: a recompute replaces whole periods, so a period's rows sit together under (period, scope, scope_id).
+    engine = make_engine(database_url)
+    upgrade(engine, "0007")
+    rows = [("class", "A", "2026-W47"), ("class", "B", "2026-W46"), ("community", "C", "term")]
+    with engine.begin() as conn:
+        for scope, scope_id, period in rows:
+            conn.execute(
+                text("INSERT INTO measure_results VALUES (:s, :i, :p, '{}', :t)"),
+                {"s": scope, "i": scope_id, "p": period, "t": datetime(2026, 11, 20, tzinfo=UTC)},
+            )
+
+    def state():
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT scope, scope_id, period FROM measure_results")).all()
+        key = inspect(engine).get_pk_constraint("measure_results")
+        return sorted(stored), key["constrained_columns"], key["name"]
+
+    upgrade(engine, "0008")
+    assert state() == (sorted(rows), ["period", "scope", "scope_id"], "pk_measure_results")
+    downgrade(engine, "0007")
+    assert state() == (sorted(rows), ["scope", "scope_id", "period"], "pk_measure_results")
