@@ -21,6 +21,7 @@ on the next run with the same arguments.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -196,6 +197,7 @@ def _copy_store(src: Path, dst: Path) -> None:
     dst.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src / "store.sqlite3", dst / "store.sqlite3")
     shutil.copytree(src / "state", dst / "state", dirs_exist_ok=True)
+    os.sync()  # the copy's dirty pages flushed now, not during the first fsync of the measured recompute
 
 
 def _daily(engine, settings, ev, late, sub, sub_late, returned_now, sub2):

@@ -10,6 +10,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
+from measures import prepare as prepare_module
 from measures.periods import parse_period
 from measures.prepare import add_activity, prepare
 from measures.results import compute_results
@@ -79,3 +80,31 @@ def test_a_submission_returned_later_replaces_its_first_row():
     assert after.loc[row, "value"].item() == 0.5  # the same submission, now with feedback: FA
     ta = (after["scope_id"] == "A") & (after["period"] == "2026-W45") & (after["measure"] == "feedback_turnaround")
     assert after.loc[ta, "value"].item() == 48.0
+
+
+def test_submission_lookups_stay_exact_when_every_id_hashes_alike(monkeypatch):
+    monkeypatch.setattr(prepare_module, "_id_hashes", lambda ids: np.zeros(len(ids), dtype=np.uint64))
+    w = World()
+    s = w.klass("A", 3)
+    w.assignment("A", "essay")
+    for i, student in enumerate(s):
+        w.submission("A", "essay", student, at(date(2026, 11, 2 + i)))
+    p = prepare(w.frames(), CALENDAR, AS_OF)
+    later = World()
+    later.submissions = [dict(w.submissions[1], returned_at=at(date(2026, 11, 6)))]
+    add_activity(p, replace(later.frames(), assignments=w.frames().assignments))
+    assert list(p.sub_ids) == [x["submission_id"] for x in w.submissions]  # replaced, not appended
+    whole = World()
+    whole.submissions = [w.submissions[0], later.submissions[0], w.submissions[2]]
+    expected = prepare(replace(w.frames(), submissions=whole.frames().submissions), CALENDAR, AS_OF)
+    pd.testing.assert_frame_equal(_table(p), _table(expected))
+
+
+def test_a_codebook_numbers_keys_in_the_order_first_seen_and_finds_them_in_any_order():
+    book = prepare_module.Codebook()
+    codes, new = book.extend(np.array([50, 7, 50, 900], dtype=np.int64))
+    assert codes.tolist() == [0, 1, 0, 2] and new.tolist() == [50, 7, 900]
+    codes, new = book.extend(np.array([3, 900, 7], dtype=np.int64))
+    assert codes.tolist() == [3, 2, 1] and new.tolist() == [3]
+    assert book.find(np.array([900, 4, 3, 50, 10**12], dtype=np.int64)).tolist() == [2, -1, 3, 0, -1]
+    assert prepare_module.Codebook().find(np.array([1], dtype=np.int64)).tolist() == [-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import pickle
 import stat
@@ -15,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from graph_ingest.state import finish_run, start_run
 from graph_ingest.writer import upsert_submissions
-from measures import snapshot
+from measures import snapshot, state_file
 from measures.frames import frames_from_store
 from measures.materialise import recompute
 from measures.periods import all_periods
@@ -494,6 +495,31 @@ def test_a_new_run_repeating_a_held_network_act_rebuilds_so_the_act_counts_once(
     assert_equals_from_scratch(engine)
 
 
+def test_new_network_acts_whose_keys_the_state_does_not_hold_are_folded_without_asking_the_store(store, monkeypatch):
+    engine, settings = store
+    first_recompute(engine, settings)
+    run = ingest(engine, _week_events(1000, date(2026, 11, 17)))
+
+    def probe(*_):
+        raise AssertionError("the store was asked about repeats although no act key matched")
+
+    monkeypatch.setattr(snapshot, "repeats_held_acts", probe)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert (report.state.rebuilt, report.state.runs_folded) == (False, (run,))
+    assert_equals_from_scratch(engine)
+
+
+def test_a_key_match_the_store_does_not_confirm_is_folded_as_new(store, monkeypatch):
+    # Two different acts can share a 64-bit key; the store's exact comparison decides.
+    engine, settings = store
+    first_recompute(engine, settings)
+    run = ingest(engine, _week_events(1100, date(2026, 11, 17)))
+    monkeypatch.setattr(snapshot, "may_repeat_held_acts", lambda p, events: True)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert (report.state.rebuilt, report.state.runs_folded) == (False, (run,))
+    assert_equals_from_scratch(engine)
+
+
 def test_a_calendar_change_rebuilds_the_state(store, tmp_path):
     engine, settings = store
     first_recompute(engine, settings)
@@ -512,10 +538,16 @@ def test_a_state_made_from_another_database_is_not_trusted(store, tmp_path):
     assert_equals_from_scratch(engine)
 
 
+def framed(payload) -> bytes:
+    out = io.BytesIO()
+    state_file.write(out, payload)
+    return out.getvalue()
+
+
 @pytest.mark.parametrize(
     "content",
-    [b"\x80\x05not a pickle at all", b"", pickle.dumps({"format": 999}, protocol=5)],
-    ids=["corrupt", "empty", "wrong-version"],
+    [b"\x80\x05not a pickle at all", b"", pickle.dumps({"format": 5}, protocol=5), framed({"format": 999})],
+    ids=["corrupt", "empty", "older-layout", "wrong-version"],
 )
 def test_a_corrupt_or_wrong_version_state_file_is_rebuilt_with_a_log_line(store, content, caplog):
     engine, settings = store
@@ -548,7 +580,7 @@ def test_integer_arrays_are_saved_in_16_or_32_bits_when_they_fit_and_come_back_e
     p.r_student = p.r_student.copy()
     p.r_student[0] = 2**40  # does not fit in 32 bits: kept whole
     snapshot.save(engine, settings, snap)
-    raw = pickle.loads(snapshot.state_path(settings).read_bytes())["state"]
+    raw = state_file.read(snapshot.state_path(settings))["state"]
     assert raw["e_class"].dtype == np.int32 and raw["r_student"].dtype == np.int64
     assert raw["e_src"].values.dtype == np.int16  # a few students: 16 bits
     assert raw["sub"]["stu"].values.dtype == np.int16
