@@ -417,7 +417,13 @@ ACT_FIELDS = {
 def _insert_acts(p: Prepared, acts: dict[str, np.ndarray]) -> None:
     """Merge a batch's acts into ``p`` keeping the day order, so a period's acts stay one slice."""
     day = acts["e_day"].astype(ACT_FIELDS["e_day"])
+    if not len(day):
+        return
     order = np.argsort(day, kind="stable")
+    if not len(p.e_day) or day[order[0]] >= p.e_day[-1]:  # the usual nightly batch: nothing earlier than held
+        for name, dtype in ACT_FIELDS.items():
+            setattr(p, name, np.concatenate([getattr(p, name), acts[name][order].astype(dtype)]))
+        return
     at = np.searchsorted(p.e_day, day[order], side="right")
     for name, dtype in ACT_FIELDS.items():
         setattr(p, name, np.insert(getattr(p, name), at, acts[name][order].astype(dtype)))
