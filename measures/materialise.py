@@ -123,14 +123,20 @@ def recompute(
         planned = all_periods(calendar, as_of)
     steps: dict[str, float] = {}
     rows = 0
-    if planned:
-        t = time.perf_counter()
-        table = compute_results(term.prepared, calendar, planned, as_of=as_of, min_n=min_n_from(settings))
-        steps["compute"] = time.perf_counter() - t
-        t = time.perf_counter()
-        write_results(engine, table, [str(p) for p in planned], datetime.now(UTC))
-        rows = len(table)  # figures, each with its n or its reason
-        steps["write results"] = time.perf_counter() - t
+    if not periods:
+        term.start_saving(settings)  # written meanwhile, put in place only once the figures are stored
+    try:
+        if planned:
+            t = time.perf_counter()
+            table = compute_results(term.prepared, calendar, planned, as_of=as_of, min_n=min_n_from(settings))
+            steps["compute"] = time.perf_counter() - t
+            t = time.perf_counter()
+            write_results(engine, table, [str(p) for p in planned], datetime.now(UTC))
+            rows = len(table)  # figures, each with its n or its reason
+            steps["write results"] = time.perf_counter() - t
+    except BaseException:
+        term.abandon()
+        raise
     if not periods:
         term.keep(engine, settings)  # only now: a crash before this folds the same runs again next time
     labels = tuple(str(p) for p in planned)

@@ -40,6 +40,7 @@ import logging
 import os
 import secrets
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
@@ -114,19 +115,35 @@ class TermState:
     """The prepared term for a recompute, and the state to save once the figures made from it are stored.
 
     Saving last is what makes planning by the folded runs safe: a crash before the figures are written leaves
-    the old state, so the next recompute folds the same runs again and recomputes the periods they touch.
+    the old state, so the next recompute folds the same runs again and recomputes the periods they touch. The
+    file itself can be written earlier, while the figures are computed (``start_saving``): it only takes the
+    old file's place, and its token the store's, in ``keep``.
     """
 
     prepared: Prepared
     report: StateReport
     pending: Snapshot | None = None
+    _saving: StateWrite | None = None
+
+    def start_saving(self, settings) -> None:
+        if self.pending is not None and self._saving is None:
+            self._saving = StateWrite(settings, self.pending)
 
     def keep(self, engine: Engine, settings) -> None:
-        if self.pending is not None:
-            t = time.perf_counter()
-            save(engine, settings, self.pending)
-            self.report.steps["save state"] = time.perf_counter() - t
-            self.pending = None
+        """Put the saved state in place; the time it adds after the figures are stored is "save state"."""
+        if self.pending is None:
+            return
+        t = time.perf_counter()
+        self.start_saving(settings)
+        self._saving.finish(engine)
+        self.report.steps["save state"] = time.perf_counter() - t
+        self.pending = self._saving = None
+
+    def abandon(self) -> None:
+        """The figures were not stored: the state written for them must not be used."""
+        if self._saving is not None:
+            self._saving.abandon()
+        self.pending = self._saving = None
 
 
 def state_dir(settings) -> Path:
@@ -288,35 +305,67 @@ def _prepared(state: dict) -> Prepared:
     return Prepared(**values)
 
 
+class StateWrite:
+    """The state file written on a worker thread into a temporary file (mode 0600) beside its place.
+
+    The thread only reads the arrays, which nothing changes after the fold (computing figures reads them too),
+    and it spends its time in writes that release the GIL: at district scale the 340 MB go to disk while the
+    figures are computed and stored, instead of after.
+    """
+
+    def __init__(self, settings, snap: Snapshot):
+        self.path = state_path(settings)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        snap.token = secrets.token_hex(16)
+        snap.saved_at = datetime.now(UTC)
+        self.snap = snap
+        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".term-state-", suffix=".tmp")  # 0600
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, args=(fd,), name="measures-state-write", daemon=True)
+        self._thread.start()
+
+    def _write(self, fd: int) -> None:
+        snap = self.snap
+        payload = {
+            "format": FORMAT_VERSION,
+            "token": snap.token,
+            "calendar": snap.calendar,
+            "roster": snap.roster,
+            "runs": snap.runs,
+            "sub_runs": snap.sub_runs,
+            "saved_at": snap.saved_at,
+            "state": _state_dict(snap.prepared),
+        }
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                state_file.write(fh, payload)
+        except BaseException as exc:  # raised again in finish, on the caller's thread
+            self._error = exc
+
+    def finish(self, engine: Engine) -> Path:
+        """Wait for the file, rename it into place, then record its token in the store."""
+        self._thread.join()
+        try:
+            if self._error is not None:
+                raise self._error
+            os.chmod(self.tmp, 0o600)
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            Path(self.tmp).unlink(missing_ok=True)
+            raise
+        row = {"name": NAME, "token": self.snap.token, "saved_at": self.snap.saved_at}
+        with engine.begin() as conn:
+            upsert(conn, schema.measure_snapshots, [row], update=["token", "saved_at"])
+        return self.path
+
+    def abandon(self) -> None:
+        self._thread.join()
+        Path(self.tmp).unlink(missing_ok=True)
+
+
 def save(engine: Engine, settings, snap: Snapshot) -> Path:
     """Write the file atomically (temp file + rename, mode 0600), then record its token in the store."""
-    path = state_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    snap.token = secrets.token_hex(16)
-    snap.saved_at = datetime.now(UTC)
-    payload = {
-        "format": FORMAT_VERSION,
-        "token": snap.token,
-        "calendar": snap.calendar,
-        "roster": snap.roster,
-        "runs": snap.runs,
-        "sub_runs": snap.sub_runs,
-        "saved_at": snap.saved_at,
-        "state": _state_dict(snap.prepared),
-    }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".term-state-", suffix=".tmp")  # created 0600
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            state_file.write(fh, payload)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    row = {"name": NAME, "token": snap.token, "saved_at": snap.saved_at}
-    with engine.begin() as conn:
-        upsert(conn, schema.measure_snapshots, [row], update=["token", "saved_at"])
-    return path
+    return StateWrite(settings, snap).finish(engine)
 
 
 def load(settings) -> tuple[Snapshot | None, str]:

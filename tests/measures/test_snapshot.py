@@ -346,7 +346,9 @@ def test_a_recompute_that_fails_to_store_its_figures_keeps_the_old_state_so_the_
         conn.exec_driver_sql("ALTER TABLE measure_results RENAME TO measure_results_away")
     with pytest.raises(DBAPIError):
         recompute(engine, settings, incremental=True, as_of=AS_OF)
-    assert snapshot.state_path(settings).read_bytes() == before
+    path = snapshot.state_path(settings)
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # the state written meanwhile is gone
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE measure_results_away RENAME TO measure_results")
     report = recompute(engine, settings, incremental=True, as_of=AS_OF)
