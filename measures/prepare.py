@@ -326,7 +326,7 @@ def _network_acts(p: Prepared, ev: pd.DataFrame, day, ev_class, actor, target, t
             "t": target[eidx],
             "k": kind[eidx],
             "o": codes,
-            "ts": ev["occurred_at"].array.asi8[eidx],
+            "ts": ev["occurred_at"].dt.as_unit("us").array.asi8[eidx],  # one unit whatever the reader gave
         }
     )
     first = ~acts.duplicated().to_numpy()  # exact, on the batch's own object codes

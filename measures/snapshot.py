@@ -296,13 +296,40 @@ def _state_dict(p: Prepared) -> dict:
     return out
 
 
+#: arrays smaller than this are copied out of the file's buffer when loaded: a fold replaces the big ones, and a
+#: small roster array left as a view would keep the whole buffer (the size of the file) alive beside them
+_OWN_COPY = 16 << 20
+
+
+def _own(value):
+    value = _widen(value)
+    if isinstance(value, np.ndarray) and value.base is not None and value.nbytes < _OWN_COPY:
+        return value.copy()
+    return value
+
+
 def _prepared(state: dict) -> Prepared:
-    values = {k: ({n: _widen(x) for n, x in v.items()} if isinstance(v, dict) else _widen(v)) for k, v in state.items()}
+    values = {k: ({n: _own(x) for n, x in v.items()} if isinstance(v, dict) else _own(v)) for k, v in state.items()}
     for name in _BITMAP_DICTS:
         values[name] = {c: _unpack(b) for c, b in values[name].items()}
     for name in _BITMAPS:
         values[name] = _unpack(values[name])
     return Prepared(**values)
+
+
+#: a temporary state file this old was left by a process that died while writing it (a write takes seconds)
+STALE_TEMP = timedelta(hours=1)
+
+
+def _sweep(folder: Path) -> None:
+    """Delete temporary state files that a killed process left behind (each as large as the state)."""
+    cutoff = time.time() - STALE_TEMP.total_seconds()
+    for tmp in folder.glob(".term-state-*.tmp"):
+        try:
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+        except FileNotFoundError:  # another process finished or swept it meanwhile
+            pass
 
 
 class StateWrite:
@@ -316,6 +343,7 @@ class StateWrite:
     def __init__(self, settings, snap: Snapshot):
         self.path = state_path(settings)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _sweep(self.path.parent)
         snap.token = secrets.token_hex(16)
         snap.saved_at = datetime.now(UTC)
         self.snap = snap
@@ -326,18 +354,19 @@ class StateWrite:
 
     def _write(self, fd: int) -> None:
         snap = self.snap
-        payload = {
-            "format": FORMAT_VERSION,
-            "token": snap.token,
-            "calendar": snap.calendar,
-            "roster": snap.roster,
-            "runs": snap.runs,
-            "sub_runs": snap.sub_runs,
-            "saved_at": snap.saved_at,
-            "state": _state_dict(snap.prepared),
-        }
         try:
             with os.fdopen(fd, "wb") as fh:
+                payload = {
+                    "format": FORMAT_VERSION,
+                    "pandas": pd.__version__,
+                    "token": snap.token,
+                    "calendar": snap.calendar,
+                    "roster": snap.roster,
+                    "runs": snap.runs,
+                    "sub_runs": snap.sub_runs,
+                    "saved_at": snap.saved_at,
+                    "state": _state_dict(snap.prepared),
+                }
                 state_file.write(fh, payload)
         except BaseException as exc:  # raised again in finish, on the caller's thread
             self._error = exc
@@ -378,6 +407,10 @@ def load(settings) -> tuple[Snapshot | None, str]:
         if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
             found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
             reason = f"saved state {path} has format {found!r}, this version reads {FORMAT_VERSION}"
+            log.warning("%s; rebuilding it from the store", reason)
+            return None, reason
+        if payload.get("pandas") != pd.__version__:  # the held acts' keys are pandas hashes (Prepared.act_keys)
+            reason = f"saved state {path} was made with pandas {payload.get('pandas')}, this is {pd.__version__}"
             log.warning("%s; rebuilding it from the store", reason)
             return None, reason
         snap = Snapshot(

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy import Engine, Select, func, literal_column, select
 from sqlalchemy.dialects import sqlite
@@ -78,10 +79,13 @@ def _chunk(conn, stmt: Select, names: list[str]) -> pa.Table:
     # value ends a line: Arrow would read a carriage return there as part of a "\r\n" line end, silently.
     fmt = _SEP.join(["%s"] * (len(names) + 1))
     args = ", ".join([*(f"ifnull({n}, '{_NULL}')" for n in names), "'.'"])
-    # count(column): the NULLs each column must have, so a value equal to the NULL marker shows as one too many.
+    # count(column): the NULLs each column must have, so a value equal to the NULL marker shows as one too many;
+    # its bytes: printf stops a value at a NUL character, which would otherwise shorten it without an error.
     counts = ", ".join(f"count({n})" for n in names)
-    sql = f"SELECT count(*), {counts}, group_concat(printf('{fmt}', {args}), char(10)) FROM ({_sql(stmt)})"
-    count, *present, text = conn.exec_driver_sql(sql).one()
+    sizes = ", ".join(f"ifnull(sum(length(CAST({n} AS BLOB))), 0)" for n in names)
+    sql = f"SELECT count(*), {counts}, {sizes}, group_concat(printf('{fmt}', {args}), char(10)) FROM ({_sql(stmt)})"
+    count, *checks, text = conn.exec_driver_sql(sql).one()
+    present, size = checks[: len(names)], checks[len(names) :]
     if not count:
         return pa.table({n: pa.array([], pa.string()) for n in names})
     table = _parse(text, names)
@@ -89,10 +93,12 @@ def _chunk(conn, stmt: Select, names: list[str]) -> pa.Table:
         table is not None
         and table.num_rows == count
         and all(table[n].null_count == count - k for n, k in zip(names, present, strict=True))
+        and all((pc.sum(pc.binary_length(table[n])).as_py() or 0) == b for n, b in zip(names, size, strict=True))
     ):
         return table
     log.info(
-        "a chunk of %s rows holds a separator, a newline or the NULL marker in a value; reading it row by row", count
+        "a chunk of %s rows holds a separator, a newline, a NUL or the NULL marker in a value; reading it row by row",
+        count,
     )
     rows = conn.exec_driver_sql(_sql(stmt)).fetchall()
     return pa.table({n: pa.array(v, pa.string()) for n, v in zip(names, zip(*rows, strict=True), strict=True)})

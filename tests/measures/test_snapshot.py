@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import pickle
 import stat
 from datetime import UTC, date, datetime, timedelta
@@ -592,6 +593,45 @@ def test_integer_arrays_are_saved_in_16_or_32_bits_when_they_fit_and_come_back_e
         np.testing.assert_array_equal(getattr(again.prepared, name), getattr(p, name))
     assert again.prepared.sub["stu"].dtype == p.sub["stu"].dtype
     np.testing.assert_array_equal(again.prepared.sub["stu"], p.sub["stu"])
+
+
+def test_a_state_that_fails_to_be_written_fails_the_recompute_and_leaves_the_old_file(store, monkeypatch):
+    engine, settings = store
+    first_recompute(engine, settings)
+    path = snapshot.state_path(settings)
+    before = path.read_bytes()
+    ingest(engine, _week_events(1200, date(2026, 11, 17)))
+
+    def broken(p):
+        raise MemoryError("no room to pack the state")
+
+    monkeypatch.setattr(snapshot, "_state_dict", broken)
+    with pytest.raises(MemoryError):
+        recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_a_state_saved_under_another_pandas_is_rebuilt_because_its_act_keys_are_pandas_hashes(store, monkeypatch):
+    engine, settings = store
+    first_recompute(engine, settings)
+    monkeypatch.setattr(pd, "__version__", "0.0.0+other")
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert report.state.rebuilt and "pandas" in report.state.reason
+    assert_equals_from_scratch(engine)
+
+
+def test_temporary_state_files_left_by_a_killed_process_are_swept_but_not_a_fresh_one(store):
+    engine, settings = store
+    first_recompute(engine, settings)
+    folder = snapshot.state_path(settings).parent
+    old, fresh = folder / ".term-state-dead.tmp", folder / ".term-state-busy.tmp"
+    old.write_bytes(b"x" * 100)
+    fresh.write_bytes(b"y")
+    two_hours_ago = datetime.now().timestamp() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert not old.exists() and fresh.exists()
 
 
 def test_a_full_recompute_always_rebuilds_and_discard_deletes_the_file(store):

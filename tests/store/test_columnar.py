@@ -88,7 +88,7 @@ def test_a_filtered_read_returns_only_the_matching_rows(sqlite_engine, monkeypat
     assert len(got) == 15
 
 
-@pytest.mark.parametrize("odd", ["line\nbreak", "unit\x1fseparator", "\x15", "ends\r", "mid\rdle"])
+@pytest.mark.parametrize("odd", ["line\nbreak", "unit\x1fseparator", "\x15", "ends\r", "mid\rdle", "nul\x00-1"])
 def test_a_value_holding_a_separator_is_read_row_by_row_and_still_exactly(sqlite_engine, caplog, odd):
     with sqlite_engine.begin() as conn:
         upsert(conn, s.activity_events, _events(12, row5={"object_id": odd}))

@@ -141,3 +141,24 @@ def test_figures_are_keyed_by_period_first_and_kept_through_the_rekey_and_back(d
     assert state() == (sorted(rows), ["period", "scope", "scope_id"], "pk_measure_results")
     downgrade(engine, "0007")
     assert state() == (sorted(rows), ["scope", "scope_id", "period"], "pk_measure_results")
+
+
+def test_the_rekey_runs_again_after_a_copy_that_failed_half_way(database_url):
+    # SQLite recreates the table: a copy left behind by a failed run (a full disk) must not block the next one.
+    engine = make_engine(database_url)
+    upgrade(engine, "0007")
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO measure_results VALUES ('class', 'A', 'term', '{}', :t)"), {"t": datetime.now(UTC)}
+        )
+        conn.execute(text("CREATE TABLE _measure_results_new (half_copied INTEGER)"))
+    upgrade(engine, "0008")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT scope_id, period FROM measure_results")).all() == [("A", "term")]
+    assert inspect(engine).get_pk_constraint("measure_results")["constrained_columns"] == [
+        "period",
+        "scope",
+        "scope_id",
+    ]
+    if engine.dialect.name == "sqlite":
+        assert "_measure_results_new" not in inspect(engine).get_table_names()
