@@ -3,8 +3,8 @@
 A plain pickle carries each array's bytes inside the pickle stream: reading the file allocates its bytes once and
 unpickling allocates and copies every array again (330 MB at district scale, about a second on the project
 machine, most of it the kernel mapping fresh pages). Here the arrays are pickle protocol 5 out-of-band buffers:
-the file is a header, the pickle without the array data, then each buffer at a 64-byte boundary. Reading fills
-one buffer from the file and unpickles the arrays as views into it.
+the file is a header, the pickle without the array data, then each buffer at a 64-byte boundary. Reading
+maps the file and unpickles the arrays as views into it.
 
 Layout: magic (8 bytes), pickle length, buffer count, each buffer's length (unsigned 64-bit little-endian), the
 pickle, then the buffers. Pickle runs code when read: the caller keeps the file private (measures/snapshot.py).
@@ -12,6 +12,7 @@ pickle, then the buffers. Pickle runs code when read: the caller keeps the file 
 
 from __future__ import annotations
 
+import mmap
 import pickle
 import struct
 from pathlib import Path
@@ -38,12 +39,16 @@ def write(fh: BinaryIO, obj: Any) -> None:
 
 
 def read(path: Path) -> Any:
-    """The object saved in ``path``; ValueError for a file not in this layout or cut short."""
-    size = path.stat().st_size
-    data = bytearray(size)
+    """The object saved in ``path``; ValueError for a file not in this layout or cut short.
+
+    The file is mapped privately rather than read: the arrays are views of the page cache's own pages (a write to
+    one copies just that page), so a 370 MB state costs no allocation and no copy (0.67 s read into a fresh
+    buffer, 0.03 s mapped, on the project machine). The state is only ever replaced by renaming a new file over
+    it, never changed in place, so the mapped pages stay valid.
+    """
     with path.open("rb") as fh:
-        if fh.readinto(data) != size:
-            raise ValueError("the file changed size while it was read")
+        data = mmap.mmap(fh.fileno(), 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    size = len(data)
     view = memoryview(data)
     if size < _HEAD.size:
         raise ValueError("too short to be a measures state file")
