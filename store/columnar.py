@@ -83,7 +83,8 @@ def _chunk(conn, stmt: Select, names: list[str]) -> pa.Table:
     # its bytes: printf stops a value at a NUL character, which would otherwise shorten it without an error.
     counts = ", ".join(f"count({n})" for n in names)
     sizes = ", ".join(f"ifnull(sum(length(CAST({n} AS BLOB))), 0)" for n in names)
-    sql = f"SELECT count(*), {counts}, {sizes}, group_concat(printf('{fmt}', {args}), char(10)) FROM ({_sql(stmt)})"
+    text = f"CAST(group_concat(printf('{fmt}', {args}), char(10)) AS BLOB)"  # bytes: no str to decode and encode
+    sql = f"SELECT count(*), {counts}, {sizes}, {text} FROM ({_sql(stmt)})"
     count, *checks, text = conn.exec_driver_sql(sql).one()
     present, size = checks[: len(names)], checks[len(names) :]
     if not count:
@@ -104,10 +105,10 @@ def _chunk(conn, stmt: Select, names: list[str]) -> pa.Table:
     return pa.table({n: pa.array(v, pa.string()) for n, v in zip(names, zip(*rows, strict=True), strict=True)})
 
 
-def _parse(text: str, names: list[str]) -> pa.Table | None:
+def _parse(text: bytes, names: list[str]) -> pa.Table | None:
     try:
         table = pacsv.read_csv(
-            pa.py_buffer(text.encode()),
+            pa.py_buffer(text),
             read_options=pacsv.ReadOptions(column_names=[*names, "_end"]),
             parse_options=pacsv.ParseOptions(delimiter=_SEP, quote_char=False, escape_char=False),
             convert_options=pacsv.ConvertOptions(
