@@ -44,7 +44,8 @@ def read(path: Path) -> Any:
     The file is mapped privately rather than read: the arrays are views of the page cache's own pages (a write to
     one copies just that page), so a 370 MB state costs no allocation and no copy (0.67 s read into a fresh
     buffer, 0.03 s mapped, on the project machine). The state is only ever replaced by renaming a new file over
-    it, never changed in place, so the mapped pages stay valid.
+    it, never changed in place, so the mapped pages stay valid: a file truncated in place while its arrays are
+    alive would end the process with SIGBUS, which no ``except`` catches. Do not edit the file where it lies.
     """
     with path.open("rb") as fh:
         data = mmap.mmap(fh.fileno(), 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
