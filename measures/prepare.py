@@ -105,13 +105,29 @@ class KeyLookup:
         return np.where(hit, self.rows[np.maximum(pos, 0)], -1)
 
 
+def _sorted_positions(sorted_keys: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """Index in ``sorted_keys`` of each needle (the first of equal keys), -1 where it is absent.
+
+    The needles are searched in ascending order, so each binary search starts where the last one ended: ten
+    times faster than random order for 300,000 keys into 7.8M.
+    """
+    out = np.full(len(needles), -1, dtype=np.int64)
+    if not len(sorted_keys) or not len(needles):
+        return out
+    order = np.argsort(needles, kind="stable")
+    wanted = needles[order]
+    at = np.minimum(np.searchsorted(sorted_keys, wanted), len(sorted_keys) - 1)
+    hit = sorted_keys[at] == wanted
+    out[order[hit]] = at[hit]
+    return out
+
+
 @dataclass
 class Codebook:
     """Integer keys numbered 0, 1, ... in the order first seen, found by binary search over the keys kept sorted.
 
     A pandas index would do the same through a hash table, which each process that loads the saved state builds
-    again on its first lookup: 0.35 s for a district's 2.5M ties and 1.4M pairs. Sorted needles make the searches
-    walk forward through the keys.
+    again on its first lookup: 0.35 s for a district's 2.5M ties and 1.4M pairs.
     """
 
     keys: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # sorted
@@ -122,15 +138,8 @@ class Codebook:
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """The code of each key, -1 for a key not numbered."""
-        out = np.full(len(keys), -1, dtype=np.int64)
-        if not len(self.keys) or not len(keys):
-            return out
-        order = np.argsort(keys, kind="stable")
-        wanted = keys[order]
-        at = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
-        hit = self.keys[at] == wanted
-        out[order[hit]] = self.codes[at[hit]]
-        return out
+        at = _sorted_positions(self.keys, keys)
+        return np.where(at >= 0, self.codes[np.maximum(at, 0)], -1) if len(self.keys) else at
 
     def extend(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(code of each key, the keys numbered now in code order), numbering the keys not seen before."""
@@ -340,9 +349,8 @@ def _network_acts(p: Prepared, ev: pd.DataFrame, day, ev_class, actor, target, t
 def _hold_keys(p: Prepared, keys: np.ndarray) -> None:
     new = np.sort(keys)  # then dedup: np.unique's hash table took 3 times as long on 7.8M keys
     new = new[np.concatenate([[True], new[1:] != new[:-1]])] if len(new) else new
-    at = np.searchsorted(p.act_keys, new)
-    held = p.act_keys[np.minimum(at, len(p.act_keys) - 1)] == new if len(p.act_keys) else np.zeros(len(new), bool)
-    p.act_keys = np.insert(p.act_keys, at[~held], new[~held])
+    new = new[_sorted_positions(p.act_keys, new) < 0]
+    p.act_keys = np.insert(p.act_keys, np.searchsorted(p.act_keys, new), new)
 
 
 def may_repeat_held_acts(p: Prepared, events: pd.DataFrame) -> bool:
@@ -351,9 +359,7 @@ def may_repeat_held_acts(p: Prepared, events: pd.DataFrame) -> bool:
     if not len(p.act_keys) or not len(events):
         return False
     _, keys = _network_acts(p, events, *_event_codes(p, events))
-    keys = np.sort(keys)  # ascending needles: each search starts where the last ended, not from the top
-    at = np.minimum(np.searchsorted(p.act_keys, keys), len(p.act_keys) - 1)
-    return bool((p.act_keys[at] == keys).any())
+    return bool((_sorted_positions(p.act_keys, keys) >= 0).any())
 
 
 def add_activity(p: Prepared, batch: ActivityFrames, *, normalised: bool = False) -> Prepared:
@@ -512,12 +518,8 @@ def submission_rows(p: Prepared, ids: pd.Index) -> np.ndarray:
     """
     if not len(p.sub_ids) or not len(ids):
         return np.full(len(ids), -1, dtype=np.int64)
-    hashes = _id_hashes(ids)
-    order = np.argsort(hashes)
-    at = np.minimum(np.searchsorted(p.sub_hash, hashes[order]), len(p.sub_hash) - 1)
-    rows = np.full(len(ids), -1, dtype=np.int64)
-    hit = p.sub_hash[at] == hashes[order]
-    rows[order[hit]] = p.sub_hash_row[at[hit]]
+    at = _sorted_positions(p.sub_hash, _id_hashes(ids))
+    rows = np.where(at >= 0, p.sub_hash_row[np.maximum(at, 0)], -1)
     found = np.flatnonzero(rows >= 0)
     if not (p.sub_ids[rows[found]] == ids[found]).all():
         return p.sub_ids.get_indexer(ids)
