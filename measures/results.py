@@ -228,8 +228,8 @@ def entity_arrays(p: Prepared, scopes: Scopes, period: Period) -> tuple[np.ndarr
     if len(h_class) and len(scopes.member_class):
         order = np.argsort(scopes.member_class, kind="stable")
         mc, me = scopes.member_class[order], scopes.member_entity[order]
-        lo = np.searchsorted(mc, h_class, side="left")
-        hi = np.searchsorted(mc, h_class, side="right")
+        bounds = np.searchsorted(mc, np.arange(p.n_classes + 1))  # class c's entities: bounds[c] to bounds[c + 1]
+        lo, hi = bounds[h_class], bounds[h_class + 1]  # a lookup per hour, not two binary searches
         reps = hi - lo
         rows = np.repeat(np.arange(len(h_class)), reps)
         offsets = np.arange(len(rows)) - np.repeat(np.cumsum(reps) - reps, reps)

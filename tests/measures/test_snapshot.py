@@ -476,6 +476,39 @@ def test_a_failed_run_is_folded_because_its_events_stay_in_the_store(store):
     assert_equals_from_scratch(engine)
 
 
+def test_a_run_that_ends_while_the_store_is_checked_is_read_then_and_folded(store, monkeypatch):
+    engine, settings = store
+    first_recompute(engine, settings)
+    run = ingest(engine, _week_events(850, date(2026, 11, 17)), status="running")
+    calls = []
+    real = snapshot.run_statuses
+
+    def statuses(engine):  # the first look (what to read at once) sees the run running; it ends right after
+        calls.append(1)
+        if len(calls) == 1:
+            return real(engine)
+        finish_run(engine, run, "succeeded", {})
+        return real(engine)
+
+    monkeypatch.setattr(snapshot, "run_statuses", statuses)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert (report.state.rebuilt, report.state.runs_folded, report.state.events_read) == (False, (run,), 12)
+    assert_equals_from_scratch(engine)
+
+
+def test_a_store_check_that_fails_on_its_thread_fails_the_recompute_with_its_error(store, monkeypatch):
+    engine, settings = store
+    first_recompute(engine, settings)
+    ingest(engine, _week_events(860, date(2026, 11, 17)))
+
+    def broken(engine):
+        raise DBAPIError("SELECT ...", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(snapshot, "roster_fingerprint", broken)
+    with pytest.raises(DBAPIError, match="disk I/O error"):
+        recompute(engine, settings, incremental=True, as_of=AS_OF)
+
+
 def test_events_stored_without_an_ingest_run_rebuild_the_state(store):
     engine, settings = store
     first_recompute(engine, settings)
