@@ -10,12 +10,12 @@ from sqlalchemy import Engine
 from graph_ingest.client import entra_options, make_graph_client
 from graph_ingest.errors import ManagedIdentityCannotActForTeachers
 from graph_ingest.fetch import GraphFetcher
-from graph_ingest.gc_pause import fewer_gc_passes
 from graph_ingest.pacing import Limit, Pacer, PacingConfig
 from graph_ingest.people import PersonKeys
 from graph_ingest.run import Ingest, IngestOptions, IngestSummary, Progressor
 from graph_ingest.sources.pli_roster import read_pli_roster_csv
 from pli_pulse.config import Settings
+from pli_pulse.gc_pause import fewer_gc_passes
 from pli_pulse.pseudonym import pseudonymizer_from_settings
 from store.retention import purge_expired
 

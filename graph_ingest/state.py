@@ -67,6 +67,34 @@ def start_run(engine: Engine, mode: str, *, now: datetime | None = None) -> int:
         return int(result.inserted_primary_key[0])
 
 
+class RunClosedError(RuntimeError):
+    """The run this process writes for was closed by another (marked interrupted after STALE_RUN)."""
+
+
+def check_runs_open(conn: Connection, run_ids) -> None:
+    """Raise unless every run is still "running", and hold it so until the caller's transaction ends.
+
+    An ended run is final: the measures recompute folds an ended run's events once and never counts them again
+    (measures/snapshot.py), so a page written after its run ended would be missing from every figure until the
+    next full recompute. The rows are read FOR SHARE on PostgreSQL, so a colleague closing the run waits for the
+    page's commit; SQLite's single writer gives the same.
+    """
+    run_ids = sorted(set(run_ids) - {None})
+    if not run_ids:
+        return
+    runs = s.ingest_runs.c
+    stmt = select(runs.run_id, runs.status).where(runs.run_id.in_(run_ids)).with_for_update(read=True)
+    status = {int(r): st for r, st in conn.execute(stmt)}
+    closed = [r for r in run_ids if status.get(r) != "running"]
+    if closed:
+        r = closed[0]
+        raise RunClosedError(
+            f"ingest run {r} is {status.get(r, 'no longer recorded')!r}, not running: another process closed it "
+            f"(a run left running longer than {STALE_RUN} is taken for dead). Nothing was written for it. "
+            "Start a new ingest; it will read again whatever this one had not saved."
+        )
+
+
 def finish_run(engine: Engine, run_id: int, status: str, stats: dict) -> None:
     with engine.begin() as conn:
         conn.execute(

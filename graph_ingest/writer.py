@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import Engine
 
 from graph_ingest.records import AssignmentRecord, EventRecord, FormLink, SubmissionRecord
-from graph_ingest.state import save_cursor
+from graph_ingest.state import check_runs_open, save_cursor
 from store import schema as s
 from store.upsert import insert_new, upsert
 
@@ -30,6 +30,7 @@ def write_pages(engine: Engine, pages: Sequence[dict]) -> list[int]:
     one, on a noisy machine). Returns each page's count of new events.
     """
     with engine.begin() as conn:
+        check_runs_open(conn, (page.get("run_id") for page in pages))
         return [_write(conn, **page) for page in pages]
 
 

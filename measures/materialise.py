@@ -10,10 +10,8 @@ and the term to date, from the saved prepared term plus only the ingest runs tha
 
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -34,6 +32,7 @@ from measures.periods import (
 )
 from measures.results import MEASURES, compute_results
 from measures.snapshot import StateReport, prepared_state
+from pli_pulse.gc_pause import fewer_gc_passes
 from pli_pulse.school_calendar import SchoolCalendar
 from store import schema
 from store.upsert import upsert_tuples
@@ -93,19 +92,6 @@ def write_results(engine: Engine, table: pd.DataFrame, periods: Iterable[str], c
         return len(rows)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """A recompute makes millions of short-lived objects and next to no reference cycles: at district scale the
-    cyclic collector's passes over them took about 0.25 s of an incremental run (perf: ``gc_collect_main``)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def recompute(
     engine: Engine,
     settings,
@@ -125,7 +111,7 @@ def recompute(
     With ``periods`` given, the state is not saved: the runs it would hold as folded may touch other periods,
     which the next recompute without labels must still plan.
     """
-    with _collector_paused():
+    with fewer_gc_passes():
         return _recompute(engine, settings, periods, incremental, as_of)
 
 

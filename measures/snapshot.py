@@ -8,14 +8,17 @@ still holds exactly what it was made from, and is rebuilt from the store otherwi
   database, or from an older copy of this one, does not match;
 - the calendar it was prepared for (term, holidays, time zone, school weekdays) is the current one;
 - the roster (classes, memberships, community classes and members) hashes to the same SHA-256;
-- every ingest run it holds still has the same number of events, and so do the events stored without a run:
-  ``forget`` and the retention purge delete events, so their counts drop. Counting per run reads the
-  ``ix_activity_events_run_id`` index, not the table;
+- no stored event was deleted or changed, and none stored without an ingest run, since the state read the
+  store: triggers move ``events_generation`` on whenever that happens (migration 0009), whoever does it
+  (``forget``, the retention purge, an administrator), and the state keeps the number it was made at. Ingest
+  only inserts events of its own running run (graph_ingest/writer.py refuses a run that has ended);
 - a new run is folded only once it has ended (a run still ``running`` may write more events later);
 - no event of a new run repeats a network act the state already holds (same class, actor, target, kind,
   object and time under another source id): a from-scratch prepare counts such a pair once, a fold twice. The
   state keeps a hash of each act it holds (``Prepared.act_keys``), so the store is asked only when a new act's
   hash matches one (0.65 s of index probes at district scale otherwise).
+
+These checks run on a worker thread while the state loads and the new runs are read (``_StoreLook``).
 
 Submissions change in place (feedback is returned days after a submission, whenever an ingest first sees it),
 so no time window can be sure to catch every change. Instead each submission row carries the run that wrote it
@@ -74,9 +77,9 @@ from store.upsert import upsert
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 7  # 2: submissions folded by run (no per-row hashes); 3: submissions per folded run;
+FORMAT_VERSION = 8  # 2: submissions folded by run (no per-row hashes); 3: submissions per folded run;
 # 4: acts sorted by day in narrow types, assignments as codes; 5: act keys; 6: submission id hashes;
-# 7: ties and pairs in sorted codebooks
+# 7: ties and pairs in sorted codebooks; 8: the events generation it was made at
 FILE_NAME = "term-state.pickle"
 NAME = "term"
 _BITMAP_DICTS = ("event_bits", "sub_bits")
@@ -91,6 +94,8 @@ class Snapshot:
     runs: dict[int | None, int]  # events held per folded ingest run id (0: it wrote only submissions); None = none
     prepared: Prepared
     saved_at: datetime
+    #: the store's ``events_generation`` before the state read it: another number means events changed since
+    generation: int
     #: submissions stored under each folded run (and None) when saved: these only ever shrink, as rows move on to
     #: newer runs; growth means a folded run, or a write without a run, changed a submission after the fold
     sub_runs: dict[int | None, int] = field(default_factory=dict)
@@ -200,6 +205,22 @@ def run_counts(engine: Engine) -> dict[int | None, int]:
     with engine.connect() as conn:
         rows = conn.execute(select(ev.run_id, func.count()).group_by(ev.run_id)).all()
     return {(None if r is None else int(r)): int(n) for r, n in rows}
+
+
+def run_counts_of(engine: Engine, run_ids: list[int]) -> dict[int, int]:
+    """Events per given run, through ``ix_activity_events_run_id``: the cost follows those runs, not the store."""
+    if not run_ids:
+        return {}
+    ev = schema.activity_events.c
+    stmt = select(ev.run_id, func.count()).where(ev.run_id.in_(run_ids)).group_by(ev.run_id)
+    with engine.connect() as conn:
+        return {int(r): int(n) for r, n in conn.execute(stmt)}
+
+
+def events_generation(engine: Engine) -> int:
+    """The number triggers move on when stored events are deleted or changed, or stored without a run."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(schema.events_generation.c.generation)).scalar_one())
 
 
 def run_statuses(engine: Engine) -> dict[int, str]:
@@ -366,6 +387,7 @@ class StateWrite:
                     "runs": snap.runs,
                     "sub_runs": snap.sub_runs,
                     "saved_at": snap.saved_at,
+                    "generation": snap.generation,
                     "state": _state_dict(snap.prepared),
                 }
                 state_file.write(fh, payload)
@@ -421,6 +443,7 @@ def load(settings) -> tuple[Snapshot | None, str]:
             runs=dict(payload["runs"]),
             prepared=_prepared(payload["state"]),
             saved_at=payload["saved_at"],
+            generation=int(payload["generation"]),
             sub_runs=dict(payload["sub_runs"]),
         )
     except Exception as exc:  # a truncated or foreign file: any failure to read it means "rebuild"
@@ -438,6 +461,7 @@ def _rebuild(engine: Engine, settings, calendar: SchoolCalendar, as_of: date, re
     steps: dict[str, float] = {}
     t = time.perf_counter()
     roster = roster_fingerprint(engine)
+    generation = events_generation(engine)  # before reading: a change from now on shows in the next check
     before = run_statuses(engine)  # a run running during the read may change rows without changing counts
     counts = run_counts(engine)
     sub_counts = submission_run_counts(engine)
@@ -453,6 +477,7 @@ def _rebuild(engine: Engine, settings, calendar: SchoolCalendar, as_of: date, re
     running = sorted(r for r in runs if "running" in (before.get(r), after.get(r)))
     consistent = (
         run_counts(engine) == counts
+        and events_generation(engine) == generation
         and submission_run_counts(engine) == sub_counts
         and roster_fingerprint(engine) == roster
         and sum(counts.values()) == len(frames.events)
@@ -463,7 +488,7 @@ def _rebuild(engine: Engine, settings, calendar: SchoolCalendar, as_of: date, re
         log.info("measures state not saved: ingest run %s is still running; the next recompute rebuilds", running)
         discard(settings)
     elif consistent:
-        pending = Snapshot("", calendar, roster, runs, p, datetime.now(UTC), dict(sub_counts))
+        pending = Snapshot("", calendar, roster, runs, p, datetime.now(UTC), generation, dict(sub_counts))
     else:
         log.warning("the store changed while the measures read it; no state saved, the next recompute rebuilds")
         discard(settings)
@@ -487,25 +512,22 @@ def _submissions_check(p: Prepared, snap: Snapshot, sub_counts, batch_ids: pd.In
 class StoreNow:
     """What the store holds now, for checking a saved state against (see the module docstring)."""
 
+    statuses: dict[int, str]
+    generation: int  # read with the statuses, before any new run is read
     token: str | None
     roster: str
-    counts: dict[int | None, int]  # events per ingest run
     sub_counts: dict[int | None, int]  # submissions per ingest run
-    statuses: dict[int, str]  # read after the counts: a run that started since is new, and still running
     seconds: float
 
 
 class _StoreLook:
-    """The store's checks (0.9 s of index scans at district scale), run on a worker thread while the state loads
-    and the new runs are read: SQLite and PostgreSQL wait for their answers without holding the GIL.
-
-    The runs that had ended before the checks began are known first (``ended_before``), so the read can start at
-    once; runs that end during the checks are found by them, and read afterwards.
-    """
+    """The store's checks, run on a worker thread while the state loads and the new runs are read: SQLite and
+    PostgreSQL answer without holding the GIL. The runs' statuses and the events generation come first
+    (``first``), so the read of the ended runs can start at once."""
 
     def __init__(self, engine: Engine):
         self._engine = engine
-        self._statuses: Future[dict[int, str]] = Future()
+        self._first: Future[tuple[dict[int, str], int]] = Future()
         self._now: Future[StoreNow] = Future()
         threading.Thread(target=self._run, name="measures-store-check", daemon=True).start()
 
@@ -513,19 +535,17 @@ class _StoreLook:
         engine = self._engine
         try:
             t = time.perf_counter()
-            self._statuses.set_result(run_statuses(engine))
-            token, roster = store_token(engine), roster_fingerprint(engine)
-            counts, sub_counts = run_counts(engine), submission_run_counts(engine)
-            now = StoreNow(token, roster, counts, sub_counts, run_statuses(engine), time.perf_counter() - t)
-            self._now.set_result(now)
+            statuses, generation = run_statuses(engine), events_generation(engine)
+            self._first.set_result((statuses, generation))
+            token, roster, sub_counts = store_token(engine), roster_fingerprint(engine), submission_run_counts(engine)
+            self._now.set_result(StoreNow(statuses, generation, token, roster, sub_counts, time.perf_counter() - t))
         except BaseException as exc:  # raised on the caller's thread by the waits below
-            for future in (self._statuses, self._now):
+            for future in (self._first, self._now):
                 if not future.done():
                     future.set_exception(exc)
 
-    def ended_before(self, held: dict[int | None, int]) -> list[int]:
-        """Runs not in ``held`` that had ended when the checks began: nothing writes to them any more."""
-        return sorted(r for r, status in self._statuses.result().items() if status != "running" and r not in held)
+    def first(self) -> tuple[dict[int, str], int]:
+        return self._first.result()
 
     def result(self) -> StoreNow:
         return self._now.result()
@@ -549,8 +569,12 @@ def prepared_state(
         look.result()  # let the checks finish before the rebuild reads the store
         return _rebuild(engine, settings, calendar, as_of, why)
     t = time.perf_counter()
-    read = look.ended_before(snap.runs)
-    batch = frames_for_runs(engine, read)
+    statuses, generation = look.first()
+    new = sorted(r for r in statuses if r not in snap.runs)
+    ended = [r for r in new if statuses[r] != "running"]  # nothing writes to an ended run any more
+    pending = tuple(r for r in new if r not in ended)
+    batch = frames_for_runs(engine, ended) if generation == snap.generation else None
+    counts = run_counts_of(engine, ended)
     steps["read new runs"] = time.perf_counter() - t
     t = time.perf_counter()
     now = look.result()
@@ -561,29 +585,18 @@ def prepared_state(
         reason = "the school calendar changed"
     elif snap.roster != now.roster:
         reason = "the roster changed"
-    counts, sub_counts = now.counts, now.sub_counts
-    if reason:
-        pass
-    elif any(counts.get(r, 0) != n for r, n in snap.runs.items()):
-        reason = "events the state holds were deleted or changed (forget, retention)"
-    elif counts.get(None, 0) and None not in snap.runs:
-        reason = "events stored without an ingest run"
-    elif any(sub_counts.get(r, 0) > n for r, n in snap.sub_runs.items()) or (
-        sub_counts.get(None, 0) and None not in snap.sub_runs
+    elif generation != snap.generation:
+        reason = "stored events were deleted or changed, or stored without an ingest run (forget, retention)"
+    elif any(now.sub_counts.get(r, 0) > n for r, n in snap.sub_runs.items()) or (
+        now.sub_counts.get(None, 0) and None not in snap.sub_runs
     ):
         reason = "submissions were changed outside an ingest run, or by a run after it was folded"
-    new = sorted(r for r in {*counts, *sub_counts} if r is not None and r not in snap.runs)
-    ended = [r for r in new if now.statuses.get(r) != "running"]  # a run purged from ingest_runs has ended
-    pending = tuple(r for r in new if r not in ended)
     # waited for beyond the read: the checks took this much longer than loading the state and reading the runs
     steps["check store"] = time.perf_counter() - t
     steps["checks on a thread (overlapped)"] = now.seconds
     if reason:
         return _rebuild(engine, settings, calendar, as_of, reason)
-    if not set(ended) <= set(read):  # runs that ended while the checks ran, or missing from ingest_runs
-        t = time.perf_counter()
-        batch = frames_for_runs(engine, ended)
-        steps["read new runs"] += time.perf_counter() - t
+    sub_counts = now.sub_counts
     p = snap.prepared
     t = time.perf_counter()
     repeats = may_repeat_held_acts(p, batch.events) and repeats_held_acts(engine, ended)
@@ -599,10 +612,7 @@ def prepared_state(
     )
     if reason:
         return _rebuild(engine, settings, calendar, as_of, reason)
-    # the runs read but not ended by the checks' count hold no rows (they are new runs that wrote nothing)
-    if len(batch.events) != sum(counts.get(r, 0) for r in ended) or len(batch.submissions) != sum(
-        sub_counts.get(r, 0) for r in ended
-    ):
+    if len(batch.events) != sum(counts.values()) or len(batch.submissions) != sum(sub_counts.get(r, 0) for r in ended):
         return _rebuild(engine, settings, calendar, as_of, "the store changed while the measures read it")
     t = time.perf_counter()
     touched = touched_dates(p, batch, as_of)
@@ -610,10 +620,11 @@ def prepared_state(
     p.forms_assignments = pd.Index([], dtype=object)  # the batch carries every Forms assignment as stored now
     add_activity(p, batch, normalised=True)
     steps["fold"] = time.perf_counter() - t
-    snap.runs.update({r: counts.get(r, 0) for r in ended})
+    snap.runs.update({r: counts.get(r, 0) for r in ended})  # a run that wrote nothing is held too: not read again
     snap.sub_runs = {r: sub_counts.get(r, 0) for r in {*snap.runs, None}}
+    folded = tuple(r for r in ended if counts.get(r) or sub_counts.get(r))
     report = StateReport(
-        False, "folded new runs", len(batch.events), tuple(ended), pending, len(batch.submissions), steps, touched
+        False, "folded new runs", len(batch.events), folded, pending, len(batch.submissions), steps, touched
     )
     return TermState(p, report, snap)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -300,4 +301,14 @@ measure_snapshots = Table(
     Column("name", String(32), primary_key=True),
     Column("token", String(64), nullable=False),
     Column("saved_at", TS, nullable=False),
+)
+
+events_generation = Table(
+    "events_generation",
+    metadata,
+    # One row, whose number triggers move on when a stored event is deleted or changed, or an event is stored
+    # without an ingest run (migration 0009): a saved measures state made at another number is rebuilt.
+    Column("id", Integer, primary_key=True),
+    Column("generation", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="one_row"),
 )

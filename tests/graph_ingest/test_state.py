@@ -2,9 +2,12 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
-from graph_ingest.state import STALE_RUN, finish_run, start_run
+from graph_ingest.records import EventRecord
+from graph_ingest.state import STALE_RUN, RunClosedError, finish_run, start_run
+from graph_ingest.writer import write_page
 from store import schema as s
 
 
@@ -41,3 +44,18 @@ def test_an_engine_the_ingest_wrote_through_is_freed_once_its_owner_drops_it(tmp
     del engine
     gc.collect()
     assert gone() is None
+
+
+def test_a_page_for_a_run_another_process_closed_is_refused_and_nothing_of_it_is_written(store_engine):
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    stale = start_run(store_engine, "full", now=now - STALE_RUN - timedelta(hours=1))  # alive, but slow
+    start_run(store_engine, "incremental", now=now)  # a colleague takes it for dead and closes it
+    with store_engine.begin() as conn:
+        conn.execute(s.schools.insert().values(school_id="school-1", display_name="Roosevelt High"))
+        conn.execute(s.classes.insert().values(class_id="c-1", school_id="school-1", display_name="Bio", is_pli=True))
+    record = EventRecord("ev-1", "teams", "post", "stu-1", now, class_id="c-1")
+    with pytest.raises(RunClosedError, match=f"ingest run {stale} is 'interrupted'.*Start a new ingest"):
+        write_page(store_engine, run_id=stale, events=[record], cursor=("teams", "team/channel", "https://next"))
+    with store_engine.connect() as conn:
+        assert conn.execute(select(s.activity_events.c.source_id)).all() == []
+        assert conn.execute(select(s.ingest_cursors.c.cursor)).all() == []

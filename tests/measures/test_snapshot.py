@@ -37,6 +37,7 @@ P = Pseudonymizer(b"k" * 32)
 STUDENT_AAD = "11111111-1111-1111-1111-111111111111"
 FORGOTTEN = P.student(STUDENT_AAD)
 COLUMNS = ["scope", "scope_id", "period", "measure", "value", "n", "suppressed"]
+CHANGED_EVENTS = "stored events were deleted or changed, or stored without an ingest run (forget, retention)"
 
 
 def _settings(engine, tmp_path, calendar=CALENDAR) -> Settings:
@@ -422,15 +423,64 @@ def test_forgetting_a_student_rebuilds_the_state_and_their_key_leaves_the_file(s
     assert_equals_from_scratch(engine)
 
 
-def test_forgetting_someone_outside_the_roster_is_noticed_by_the_event_counts(store):
+def test_forgetting_someone_outside_the_roster_is_noticed_by_the_events_generation(store):
     engine, settings = store
     ingest(engine, [_event(600, "A", "reply", "guest-1", at(date(2026, 11, 12)), target="A-s0")])
     first_recompute(engine, settings)
     with engine.begin() as conn:  # forget deletes by actor or target; a guest has no roster row to change
         conn.execute(delete(schema.activity_events).where(schema.activity_events.c.actor_key == "guest-1"))
     report = recompute(engine, settings, incremental=True, as_of=AS_OF)
-    assert report.state.rebuilt and "deleted" in report.state.reason
+    assert report.state.rebuilt and report.state.reason == CHANGED_EVENTS
     assert_equals_from_scratch(engine)
+
+
+def test_an_event_changed_in_place_rebuilds_the_state(store):
+    engine, settings = store
+    first_recompute(engine, settings)
+    ev = schema.activity_events.c
+    with engine.begin() as conn:  # no product path edits an event; an administrator's SQL might
+        conn.execute(update(schema.activity_events).where(ev.source_id == "ev-5").values(class_id="C"))
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert report.state.rebuilt and report.state.reason == CHANGED_EVENTS
+    assert_equals_from_scratch(engine)
+
+
+def test_events_deleted_while_a_fold_reads_leave_a_state_the_next_recompute_rebuilds(store, monkeypatch):
+    engine, settings = store
+    first_recompute(engine, settings)
+    ingest(engine, _week_events(870, date(2026, 11, 17)))
+    real = snapshot.frames_for_runs
+
+    def read_then_delete(engine, run_ids):
+        batch = real(engine, run_ids)
+        with engine.begin() as conn:  # after the checks and the read: a held event of the first run goes
+            conn.execute(delete(schema.activity_events).where(schema.activity_events.c.source_id == "ev-5"))
+        return batch
+
+    monkeypatch.setattr(snapshot, "frames_for_runs", read_then_delete)
+    assert not recompute(engine, settings, incremental=True, as_of=AS_OF).state.rebuilt  # still holds ev-5
+    monkeypatch.setattr(snapshot, "frames_for_runs", real)
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert report.state.rebuilt and report.state.reason == CHANGED_EVENTS
+    assert_equals_from_scratch(engine)
+
+
+def test_a_run_that_wrote_nothing_is_held_after_one_fold_and_never_read_again(store, monkeypatch):
+    engine, settings = store
+    first_recompute(engine, settings)
+    empty = ingest(engine, [])
+    read: list[list[int]] = []
+    real = snapshot.frames_for_runs
+
+    def recording(engine, run_ids):
+        read.append(list(run_ids))
+        return real(engine, run_ids)
+
+    monkeypatch.setattr(snapshot, "frames_for_runs", recording)
+    first = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert (first.state.rebuilt, first.state.runs_folded, read) == (False, (), [[empty]])
+    recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert read == [[empty], []]
 
 
 def test_a_retention_purge_rebuilds_the_state(store):
@@ -476,26 +526,6 @@ def test_a_failed_run_is_folded_because_its_events_stay_in_the_store(store):
     assert_equals_from_scratch(engine)
 
 
-def test_a_run_that_ends_while_the_store_is_checked_is_read_then_and_folded(store, monkeypatch):
-    engine, settings = store
-    first_recompute(engine, settings)
-    run = ingest(engine, _week_events(850, date(2026, 11, 17)), status="running")
-    calls = []
-    real = snapshot.run_statuses
-
-    def statuses(engine):  # the first look (what to read at once) sees the run running; it ends right after
-        calls.append(1)
-        if len(calls) == 1:
-            return real(engine)
-        finish_run(engine, run, "succeeded", {})
-        return real(engine)
-
-    monkeypatch.setattr(snapshot, "run_statuses", statuses)
-    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
-    assert (report.state.rebuilt, report.state.runs_folded, report.state.events_read) == (False, (run,), 12)
-    assert_equals_from_scratch(engine)
-
-
 def test_a_store_check_that_fails_on_its_thread_fails_the_recompute_with_its_error(store, monkeypatch):
     engine, settings = store
     first_recompute(engine, settings)
@@ -516,7 +546,7 @@ def test_events_stored_without_an_ingest_run_rebuild_the_state(store):
         event = _event(900, "B", "form_response", "B-s3", at(date(2026, 11, 18)), tool="forms")
         upsert(conn, schema.activity_events, [{**event, "run_id": None}])
     report = recompute(engine, settings, incremental=True, as_of=AS_OF)
-    assert report.state.rebuilt and report.state.reason == "events stored without an ingest run"
+    assert report.state.rebuilt and report.state.reason == CHANGED_EVENTS
     assert_equals_from_scratch(engine)
 
 

@@ -1,6 +1,6 @@
 import gc
 
-from graph_ingest.gc_pause import fewer_gc_passes
+from pli_pulse.gc_pause import fewer_gc_passes
 
 
 def test_a_run_freezes_the_heap_and_raises_the_young_threshold_then_restores_both():

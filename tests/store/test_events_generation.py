@@ -1,0 +1,67 @@
+"""The events generation (migration 0009): the database itself records that stored events changed, whoever changed
+them, so the measures recompute can trust its saved state without counting every run's events."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, update
+
+from graph_ingest.state import finish_run, start_run
+from measures.snapshot import events_generation
+from pli_pulse.pseudonym import Pseudonymizer
+from store import schema as s
+from store.forget import forget_person
+from store.retention import purge_expired
+from store.upsert import upsert
+from tests.store.helpers import T0, event, person, seed_class
+
+
+def _seed(engine, run_id=None) -> None:
+    with engine.begin() as conn:
+        seed_class(conn)
+        person(conn, "stu-1", "student")
+    if run_id is None:
+        run_id = start_run(engine, "full")
+    with engine.begin() as conn:
+        upsert(conn, s.activity_events, [{**event(f"ev-{i}", "stu-1"), "run_id": run_id} for i in range(3)])
+    finish_run(engine, run_id, "succeeded", {})
+
+
+def test_ingest_inserting_events_of_its_run_leaves_the_generation_alone(store_engine):
+    _seed(store_engine)
+    assert events_generation(store_engine) == 0
+
+
+def test_an_event_stored_without_a_run_moves_the_generation(store_engine):
+    _seed(store_engine)
+    with store_engine.begin() as conn:
+        upsert(conn, s.activity_events, [event("ev-loose", "stu-1")])
+    assert events_generation(store_engine) > 0
+
+
+def test_deleting_or_changing_a_stored_event_moves_the_generation_and_a_delete_of_nothing_does_not(store_engine):
+    _seed(store_engine)
+    ev = s.activity_events.c
+    with store_engine.begin() as conn:
+        conn.execute(delete(s.activity_events).where(ev.source_id == "no-such-event"))
+    assert events_generation(store_engine) == 0
+    with store_engine.begin() as conn:
+        conn.execute(update(s.activity_events).where(ev.source_id == "ev-0").values(kind="post"))
+    changed = events_generation(store_engine)
+    assert changed > 0
+    with store_engine.begin() as conn:
+        conn.execute(delete(s.activity_events).where(ev.source_id == "ev-1"))
+    assert events_generation(store_engine) > changed
+
+
+def test_forget_and_the_retention_purge_move_the_generation(store_engine):
+    _seed(store_engine)
+    purge_expired(store_engine, 30, now=T0 + timedelta(days=10))  # nothing old enough yet
+    assert events_generation(store_engine) == 0
+    purge_expired(store_engine, 1, now=T0 + timedelta(days=10))
+    purged = events_generation(store_engine)
+    assert purged > 0
+    with store_engine.begin() as conn:
+        upsert(conn, s.activity_events, [{**event("ev-new", "stu-1", at=datetime.now(UTC)), "run_id": None}])
+    before = events_generation(store_engine)
+    forget_person(store_engine, "stu-1", Pseudonymizer(b"k" * 32))
+    assert events_generation(store_engine) > before
