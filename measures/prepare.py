@@ -353,29 +353,46 @@ def _hold_keys(p: Prepared, keys: np.ndarray) -> None:
     p.act_keys = np.insert(p.act_keys, np.searchsorted(p.act_keys, new), new)
 
 
-def may_repeat_held_acts(p: Prepared, events: pd.DataFrame) -> bool:
-    """Whether a network act among these (normalised) events has the key of an act ``p`` holds: necessary for
-    repeating one, so only then need the store be asked. ``p`` is not changed; people new to it hold no acts."""
-    if not len(p.act_keys) or not len(events):
-        return False
-    _, keys = _network_acts(p, events, *_event_codes(p, events))
-    return bool((_sorted_positions(p.act_keys, keys) >= 0).any())
+@dataclass
+class Batch:
+    """A normalised batch coded against the ``Prepared`` it will be folded into (whose people it has extended):
+    the fold's codes and its network acts' keys, worked out once for the repeat check and the fold."""
+
+    frames: ActivityFrames
+    codes: tuple[np.ndarray, ...]  # (day, class, actor, target, tool, kind) of each event (``_event_codes``)
+    act_rows: np.ndarray  # the events that are distinct network acts
+    act_keys: np.ndarray  # their keys (``Prepared.act_keys``)
 
 
-def add_activity(p: Prepared, batch: ActivityFrames, *, normalised: bool = False) -> Prepared:
+def code_batch(p: Prepared, batch: ActivityFrames, *, normalised: bool = False) -> Batch:
+    """Code a batch for folding into ``p``; adds the batch's new people to ``p.persons``, nothing else."""
+    f = batch if normalised else batch.normalised()
+    ev = f.events
+    _persons_for(p, ev["actor_key"], ev["target_key"], f.submissions["student_key"])
+    codes = _event_codes(p, ev)
+    rows, keys = _network_acts(p, ev, *codes)
+    return Batch(f, codes, rows, keys)
+
+
+def may_repeat_held_acts(p: Prepared, batch: Batch) -> bool:
+    """Whether a network act of the batch has the key of an act ``p`` holds: necessary for repeating one, so only
+    then need the store be asked."""
+    return bool(len(p.act_keys)) and bool((_sorted_positions(p.act_keys, batch.act_keys) >= 0).any())
+
+
+def add_activity(p: Prepared, batch: ActivityFrames | Batch, *, normalised: bool = False) -> Prepared:
     """Fold a batch of activity into ``p`` in place and return it.
 
     Events in a batch must be new to ``p`` (the store's ``source_id`` key makes each ingested event new);
     a submission id seen before replaces its earlier row, because feedback is returned after submission.
     The roster (classes, enrolments, communities) is the one ``p`` was prepared with.
     """
-    f = batch if normalised else batch.normalised()
-    ev = f.events
-    _persons_for(p, ev["actor_key"], ev["target_key"], f.submissions["student_key"])
+    b = batch if isinstance(batch, Batch) else code_batch(p, batch, normalised=normalised)
+    f, ev = b.frames, b.frames.events
     students = KeyLookup(p.s_class, p.s_person, _width(p))
     teachers = KeyLookup(p.t_class, p.t_person, _width(p))
 
-    day, ev_class, actor, target, tool, kind = _event_codes(p, ev)
+    day, ev_class, actor, target, tool, kind = b.codes
     in_term = (day >= 0) & (day < p.n_days)
     cls_ev = in_term & (ev_class >= 0)
     idx = np.flatnonzero(cls_ev)
@@ -390,8 +407,8 @@ def add_activity(p: Prepared, batch: ActivityFrames, *, normalised: bool = False
     for c, sel in selectors.items():
         p.event_bits[c][flat_day[sel], stu[sel]] = True
 
-    eidx, keys = _network_acts(p, ev, day, ev_class, actor, target, tool, kind)
-    _hold_keys(p, keys)
+    eidx = b.act_rows
+    _hold_keys(p, b.act_keys)
     ec, ea, et = ev_class[eidx], actor[eidx], target[eidx]
     src, dst = students.find(ec, ea), students.find(ec, et)
     acts = {

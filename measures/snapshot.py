@@ -66,6 +66,7 @@ from measures.prepare import (
     EDGE_KINDS,
     Prepared,
     add_activity,
+    code_batch,
     district_days,
     may_repeat_held_acts,
     prepare,
@@ -599,7 +600,10 @@ def prepared_state(
     sub_counts = now.sub_counts
     p = snap.prepared
     t = time.perf_counter()
-    repeats = may_repeat_held_acts(p, batch.events) and repeats_held_acts(engine, ended)
+    coded = code_batch(p, batch, normalised=True)  # adds the batch's new people to p: a rebuild drops p anyway
+    coding = time.perf_counter() - t  # part of the fold
+    t = time.perf_counter()
+    repeats = may_repeat_held_acts(p, coded) and repeats_held_acts(engine, ended)
     steps["check store"] += time.perf_counter() - t
     if repeats:
         return _rebuild(engine, settings, calendar, as_of, "a new run repeats a network act the state holds")
@@ -618,8 +622,8 @@ def prepared_state(
     touched = touched_dates(p, batch, as_of)
     p.as_of = as_of  # FA by feedback counts only if returned by as_of: submission bits are redone in the fold
     p.forms_assignments = pd.Index([], dtype=object)  # the batch carries every Forms assignment as stored now
-    add_activity(p, batch, normalised=True)
-    steps["fold"] = time.perf_counter() - t
+    add_activity(p, coded)
+    steps["fold"] = coding + time.perf_counter() - t
     snap.runs.update({r: counts.get(r, 0) for r in ended})  # a run that wrote nothing is held too: not read again
     snap.sub_runs = {r: sub_counts.get(r, 0) for r in {*snap.runs, None}}
     folded = tuple(r for r in ended if counts.get(r) or sub_counts.get(r))

@@ -580,7 +580,7 @@ def test_a_key_match_the_store_does_not_confirm_is_folded_as_new(store, monkeypa
     engine, settings = store
     first_recompute(engine, settings)
     run = ingest(engine, _week_events(1100, date(2026, 11, 17)))
-    monkeypatch.setattr(snapshot, "may_repeat_held_acts", lambda p, events: True)
+    monkeypatch.setattr(snapshot, "may_repeat_held_acts", lambda p, batch: True)
     report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert (report.state.rebuilt, report.state.runs_folded) == (False, (run,))
     assert_equals_from_scratch(engine)
