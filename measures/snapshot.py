@@ -8,10 +8,12 @@ still holds exactly what it was made from, and is rebuilt from the store otherwi
   database, or from an older copy of this one, does not match;
 - the calendar it was prepared for (term, holidays, time zone, school weekdays) is the current one;
 - the roster (classes, memberships, community classes and members) hashes to the same SHA-256;
-- no stored event was deleted or changed, and none stored without an ingest run, since the state read the
-  store: triggers move ``events_generation`` on whenever that happens (migration 0009), whoever does it
-  (``forget``, the retention purge, an administrator), and the state keeps the number it was made at. Ingest
-  only inserts events of its own running run (graph_ingest/writer.py refuses a run that has ended);
+- no stored event was deleted or changed since the state read the store: triggers move ``events_generation`` on
+  whenever that happens (migration 0009), whoever does it (``forget``, the retention purge, an administrator), and
+  the state keeps the number it was made at. Ingest only inserts events, of its own running run
+  (graph_ingest/writer.py refuses a run that has ended);
+- as many events are stored without an ingest run as when the state was made (counted through
+  ``ix_activity_events_run_id``, whose NULLs come first: only they are read);
 - a new run is folded only once it has ended (a run still ``running`` may write more events later);
 - no event of a new run repeats a network act the state already holds (same class, actor, target, kind,
   object and time under another source id): a from-scratch prepare counts such a pair once, a fold twice. The
@@ -222,6 +224,12 @@ def events_generation(engine: Engine) -> int:
     """The number triggers move on when stored events are deleted or changed, or stored without a run."""
     with engine.connect() as conn:
         return int(conn.execute(select(schema.events_generation.c.generation)).scalar_one())
+
+
+def events_without_run(engine: Engine) -> int:
+    ev = schema.activity_events.c
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).where(ev.run_id.is_(None))).scalar_one())
 
 
 def run_statuses(engine: Engine) -> dict[int, str]:
@@ -517,6 +525,7 @@ class StoreNow:
     generation: int  # read with the statuses, before any new run is read
     token: str | None
     roster: str
+    without_run: int  # events stored without an ingest run
     sub_counts: dict[int | None, int]  # submissions per ingest run
     seconds: float
 
@@ -538,8 +547,10 @@ class _StoreLook:
             t = time.perf_counter()
             statuses, generation = run_statuses(engine), events_generation(engine)
             self._first.set_result((statuses, generation))
-            token, roster, sub_counts = store_token(engine), roster_fingerprint(engine), submission_run_counts(engine)
-            self._now.set_result(StoreNow(statuses, generation, token, roster, sub_counts, time.perf_counter() - t))
+            token, roster, without_run = store_token(engine), roster_fingerprint(engine), events_without_run(engine)
+            sub_counts = submission_run_counts(engine)
+            now = StoreNow(statuses, generation, token, roster, without_run, sub_counts, time.perf_counter() - t)
+            self._now.set_result(now)
         except BaseException as exc:  # raised on the caller's thread by the waits below
             for future in (self._first, self._now):
                 if not future.done():
@@ -587,7 +598,9 @@ def prepared_state(
     elif snap.roster != now.roster:
         reason = "the roster changed"
     elif generation != snap.generation:
-        reason = "stored events were deleted or changed, or stored without an ingest run (forget, retention)"
+        reason = "stored events were deleted or changed (forget, retention)"
+    elif now.without_run != snap.runs.get(None, 0):
+        reason = "events stored without an ingest run"
     elif any(now.sub_counts.get(r, 0) > n for r, n in snap.sub_runs.items()) or (
         now.sub_counts.get(None, 0) and None not in snap.sub_runs
     ):

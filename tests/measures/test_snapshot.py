@@ -37,7 +37,7 @@ P = Pseudonymizer(b"k" * 32)
 STUDENT_AAD = "11111111-1111-1111-1111-111111111111"
 FORGOTTEN = P.student(STUDENT_AAD)
 COLUMNS = ["scope", "scope_id", "period", "measure", "value", "n", "suppressed"]
-CHANGED_EVENTS = "stored events were deleted or changed, or stored without an ingest run (forget, retention)"
+CHANGED_EVENTS = "stored events were deleted or changed (forget, retention)"
 
 
 def _settings(engine, tmp_path, calendar=CALENDAR) -> Settings:
@@ -546,7 +546,19 @@ def test_events_stored_without_an_ingest_run_rebuild_the_state(store):
         event = _event(900, "B", "form_response", "B-s3", at(date(2026, 11, 18)), tool="forms")
         upsert(conn, schema.activity_events, [{**event, "run_id": None}])
     report = recompute(engine, settings, incremental=True, as_of=AS_OF)
-    assert report.state.rebuilt and report.state.reason == CHANGED_EVENTS
+    assert report.state.rebuilt and report.state.reason == "events stored without an ingest run"
+    assert_equals_from_scratch(engine)
+
+
+def test_events_stored_without_a_run_before_the_state_was_made_do_not_stop_a_fold(store):
+    engine, settings = store
+    with engine.begin() as conn:  # rows from before runs were recorded (migration 0005's era)
+        event = _event(910, "B", "form_response", "B-s3", at(date(2026, 11, 11)), tool="forms")
+        upsert(conn, schema.activity_events, [{**event, "run_id": None}])
+    first_recompute(engine, settings)
+    run = ingest(engine, _week_events(920, date(2026, 11, 17)))
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert (report.state.rebuilt, report.state.runs_folded) == (False, (run,))
     assert_equals_from_scratch(engine)
 
 
