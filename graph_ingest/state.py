@@ -68,16 +68,17 @@ def start_run(engine: Engine, mode: str, *, now: datetime | None = None) -> int:
 
 
 class RunClosedError(RuntimeError):
-    """The run this process writes for was closed by another (marked interrupted after STALE_RUN)."""
+    """The run this process writes for is no longer running (another process marked it interrupted)."""
 
 
 def check_runs_open(conn: Connection, run_ids) -> None:
-    """Raise unless every run is still "running", and hold it so until the caller's transaction ends.
+    """Raise unless every run is still "running"; call it after the transaction's writes, before its commit.
 
     An ended run is final: the measures recompute folds an ended run's events once and never counts them again
     (measures/snapshot.py), so a page written after its run ended would be missing from every figure until the
-    next full recompute. The rows are read FOR SHARE on PostgreSQL, so a colleague closing the run waits for the
-    page's commit; SQLite's single writer gives the same.
+    next full recompute. After a write the transaction holds SQLite's write lock on the newest snapshot, so no
+    one can close the run before the commit; on PostgreSQL the rows are read FOR SHARE, which makes a colleague's
+    update of the status wait for the commit. Raising rolls the page back.
     """
     run_ids = sorted(set(run_ids) - {None})
     if not run_ids:
@@ -88,10 +89,11 @@ def check_runs_open(conn: Connection, run_ids) -> None:
     closed = [r for r in run_ids if status.get(r) != "running"]
     if closed:
         r = closed[0]
+        now = f"marked {status[r]!r}" if r in status else "no longer recorded"
         raise RunClosedError(
-            f"ingest run {r} is {status.get(r, 'no longer recorded')!r}, not running: another process closed it "
-            f"(a run left running longer than {STALE_RUN} is taken for dead). Nothing was written for it. "
-            "Start a new ingest; it will read again whatever this one had not saved."
+            f"ingest run {r} is {now}, not running, so this page was not saved: another process takes a run "
+            f"still running after {STALE_RUN.total_seconds() / 3600:.0f} hours for dead and closes it. "
+            "Start a new ingest; it reads again whatever this one had not saved."
         )
 
 

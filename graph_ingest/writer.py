@@ -30,8 +30,9 @@ def write_pages(engine: Engine, pages: Sequence[dict]) -> list[int]:
     one, on a noisy machine). Returns each page's count of new events.
     """
     with engine.begin() as conn:
-        check_runs_open(conn, (page.get("run_id") for page in pages))
-        return [_write(conn, **page) for page in pages]
+        counts = [_write(conn, **page) for page in pages]
+        check_runs_open(conn, (page.get("run_id") for page in pages))  # after the writes: see its docstring
+        return counts
 
 
 def _write(

@@ -8,10 +8,10 @@ still holds exactly what it was made from, and is rebuilt from the store otherwi
   database, or from an older copy of this one, does not match;
 - the calendar it was prepared for (term, holidays, time zone, school weekdays) is the current one;
 - the roster (classes, memberships, community classes and members) hashes to the same SHA-256;
-- no stored event was deleted or changed since the state read the store: triggers move ``events_generation`` on
-  whenever that happens (migration 0009), whoever does it (``forget``, the retention purge, an administrator), and
-  the state keeps the number it was made at. Ingest only inserts events, of its own running run
-  (graph_ingest/writer.py refuses a run that has ended);
+- no stored event, and no ingest run's record, was deleted or changed since the state read the store: triggers
+  move ``events_generation`` on whenever that happens (migration 0009), whoever does it (``forget``, the retention
+  purge, an administrator), and the state keeps the number it was made at. Ingest only inserts events, of its
+  own running run (graph_ingest/writer.py refuses a run that has ended);
 - as many events are stored without an ingest run as when the state was made (counted through
   ``ix_activity_events_run_id``, whose NULLs come first: only they are read);
 - a new run is folded only once it has ended (a run still ``running`` may write more events later);
@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, and_, exists, func, make_url, or_, select
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from measures import state_file
 from measures.frames import (
@@ -527,6 +528,7 @@ class StoreNow:
     roster: str
     without_run: int  # events stored without an ingest run
     sub_counts: dict[int | None, int]  # submissions per ingest run
+    statuses_after: dict[int, str]  # read again after the counts: a run that started meanwhile is pending
     seconds: float
 
 
@@ -539,7 +541,10 @@ class _StoreLook:
         self._engine = engine
         self._first: Future[tuple[dict[int, str], int]] = Future()
         self._now: Future[StoreNow] = Future()
-        threading.Thread(target=self._run, name="measures-store-check", daemon=True).start()
+        if _one_connection(engine):  # another thread would get another, empty, in-memory database
+            self._run()
+        else:
+            threading.Thread(target=self._run, name="measures-store-check", daemon=True).start()
 
     def _run(self) -> None:
         engine = self._engine
@@ -548,8 +553,9 @@ class _StoreLook:
             statuses, generation = run_statuses(engine), events_generation(engine)
             self._first.set_result((statuses, generation))
             token, roster, without_run = store_token(engine), roster_fingerprint(engine), events_without_run(engine)
-            sub_counts = submission_run_counts(engine)
-            now = StoreNow(statuses, generation, token, roster, without_run, sub_counts, time.perf_counter() - t)
+            sub_counts, after = submission_run_counts(engine), run_statuses(engine)
+            seconds = time.perf_counter() - t
+            now = StoreNow(statuses, generation, token, roster, without_run, sub_counts, after, seconds)
             self._now.set_result(now)
         except BaseException as exc:  # raised on the caller's thread by the waits below
             for future in (self._first, self._now):
@@ -561,6 +567,10 @@ class _StoreLook:
 
     def result(self) -> StoreNow:
         return self._now.result()
+
+
+def _one_connection(engine: Engine) -> bool:
+    return isinstance(engine.pool, SingletonThreadPool | StaticPool)
 
 
 def prepared_state(
@@ -584,7 +594,6 @@ def prepared_state(
     statuses, generation = look.first()
     new = sorted(r for r in statuses if r not in snap.runs)
     ended = [r for r in new if statuses[r] != "running"]  # nothing writes to an ended run any more
-    pending = tuple(r for r in new if r not in ended)
     batch = frames_for_runs(engine, ended) if generation == snap.generation else None
     counts = run_counts_of(engine, ended)
     steps["read new runs"] = time.perf_counter() - t
@@ -598,13 +607,17 @@ def prepared_state(
     elif snap.roster != now.roster:
         reason = "the roster changed"
     elif generation != snap.generation:
-        reason = "stored events were deleted or changed (forget, retention)"
+        reason = "stored events or ingest run records were deleted or changed (forget, retention)"
     elif now.without_run != snap.runs.get(None, 0):
         reason = "events stored without an ingest run"
     elif any(now.sub_counts.get(r, 0) > n for r, n in snap.sub_runs.items()) or (
         now.sub_counts.get(None, 0) and None not in snap.sub_runs
     ):
         reason = "submissions were changed outside an ingest run, or by a run after it was folded"
+    elif any(r is not None and r not in now.statuses_after and r not in snap.runs for r in now.sub_counts):
+        reason = "submissions are stored under an ingest run that has no record"
+    # runs still running, or started since the read began: the held submissions they changed are counted as moved
+    pending = tuple(sorted(r for r in now.statuses_after if r not in snap.runs and r not in ended))
     # waited for beyond the read: the checks took this much longer than loading the state and reading the runs
     steps["check store"] = time.perf_counter() - t
     steps["checks on a thread (overlapped)"] = now.seconds

@@ -54,8 +54,34 @@ def test_a_page_for_a_run_another_process_closed_is_refused_and_nothing_of_it_is
         conn.execute(s.schools.insert().values(school_id="school-1", display_name="Roosevelt High"))
         conn.execute(s.classes.insert().values(class_id="c-1", school_id="school-1", display_name="Bio", is_pli=True))
     record = EventRecord("ev-1", "teams", "post", "stu-1", now, class_id="c-1")
-    with pytest.raises(RunClosedError, match=f"ingest run {stale} is 'interrupted'.*Start a new ingest"):
+    with pytest.raises(RunClosedError, match=f"ingest run {stale} is marked 'interrupted'.*Start a new ingest"):
         write_page(store_engine, run_id=stale, events=[record], cursor=("teams", "team/channel", "https://next"))
     with store_engine.connect() as conn:
         assert conn.execute(select(s.activity_events.c.source_id)).all() == []
         assert conn.execute(select(s.ingest_cursors.c.cursor)).all() == []
+
+
+def test_a_run_closed_while_its_page_is_being_written_loses_the_page_not_the_fold(store_engine, monkeypatch):
+    import graph_ingest.writer as writer
+    from store.db import make_engine
+
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    run = start_run(store_engine, "full", now=now)
+    with store_engine.begin() as conn:
+        conn.execute(s.schools.insert().values(school_id="school-1", display_name="Roosevelt High"))
+        conn.execute(s.classes.insert().values(class_id="c-1", school_id="school-1", display_name="Bio", is_pli=True))
+    colleague = make_engine(store_engine.url.render_as_string(hide_password=False))
+    real = writer.insert_new
+
+    def closed_first(conn, *args):  # the colleague closes the run inside the page's transaction, before its insert
+        finish_run(colleague, run, "interrupted", {})
+        return real(conn, *args)
+
+    monkeypatch.setattr(writer, "insert_new", closed_first)
+    with pytest.raises(RunClosedError, match="marked 'interrupted'"):
+        write_page(
+            store_engine, run_id=run, events=[EventRecord("ev-1", "teams", "post", "stu-1", now, class_id="c-1")]
+        )
+    colleague.dispose()
+    with store_engine.connect() as conn:
+        assert conn.execute(select(s.activity_events.c.source_id)).all() == []

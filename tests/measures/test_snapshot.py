@@ -37,7 +37,7 @@ P = Pseudonymizer(b"k" * 32)
 STUDENT_AAD = "11111111-1111-1111-1111-111111111111"
 FORGOTTEN = P.student(STUDENT_AAD)
 COLUMNS = ["scope", "scope_id", "period", "measure", "value", "n", "suppressed"]
-CHANGED_EVENTS = "stored events were deleted or changed (forget, retention)"
+CHANGED_EVENTS = "stored events or ingest run records were deleted or changed (forget, retention)"
 
 
 def _settings(engine, tmp_path, calendar=CALENDAR) -> Settings:
@@ -595,6 +595,44 @@ def test_a_key_match_the_store_does_not_confirm_is_folded_as_new(store, monkeypa
     monkeypatch.setattr(snapshot, "may_repeat_held_acts", lambda p, batch: True)
     report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert (report.state.rebuilt, report.state.runs_folded) == (False, (run,))
+    assert_equals_from_scratch(engine)
+
+
+def test_an_in_memory_store_checks_itself_on_the_callers_thread_and_folds(tmp_path):
+    from store.db import make_engine, upgrade
+
+    engine = make_engine("sqlite://")  # one connection per thread: a worker would see an empty database
+    upgrade(engine)
+    store_world(engine, _roster())
+    ingest(engine, _week_events(0, date(2026, 11, 3)))
+    settings = _settings(engine, tmp_path)
+    first_recompute(engine, settings)
+    run = ingest(engine, _week_events(100, date(2026, 11, 17)))
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert (report.state.rebuilt, report.state.runs_folded) == (False, (run,))
+    assert_equals_from_scratch(engine)
+
+
+def test_a_store_check_that_fails_before_the_read_fails_the_recompute_with_its_error(store, monkeypatch):
+    engine, settings = store
+    first_recompute(engine, settings)
+
+    def broken(engine):
+        raise DBAPIError("SELECT ...", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(snapshot, "run_statuses", broken)
+    with pytest.raises(DBAPIError, match="database is locked"):
+        recompute(engine, settings, incremental=True, as_of=AS_OF)
+
+
+def test_an_ingest_run_record_deleted_before_its_run_was_folded_rebuilds_the_state(store):
+    engine, settings = store
+    first_recompute(engine, settings)
+    run = ingest(engine, _week_events(1200, date(2026, 11, 17)))
+    with engine.begin() as conn:  # by hand; retention deletes only runs older than its cutoff
+        conn.execute(delete(schema.ingest_runs).where(schema.ingest_runs.c.run_id == run))
+    report = recompute(engine, settings, incremental=True, as_of=AS_OF)
+    assert report.state.rebuilt and report.state.reason == CHANGED_EVENTS
     assert_equals_from_scratch(engine)
 
 

@@ -34,3 +34,25 @@ def test_settings_are_restored_when_the_run_fails():
         pass
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_runs_on_two_threads_restore_the_settings_only_when_the_last_one_ends():
+    import threading
+
+    before = gc.get_threshold()
+    inside, release = threading.Barrier(2), threading.Event()
+
+    def run():
+        with fewer_gc_passes(gen0_threshold=before[0] + 1000):
+            inside.wait()
+            release.wait()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    with fewer_gc_passes(gen0_threshold=before[0] + 1000):
+        inside.wait()  # both runs are inside
+    assert gc.get_threshold()[0] == before[0] + 1000  # the worker's run still holds the settings
+    release.set()
+    worker.join()
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

@@ -3,6 +3,7 @@ whoever did it, so the measures recompute can trust its saved state without coun
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import delete, update
 
 from graph_ingest.state import finish_run, start_run
@@ -66,3 +67,27 @@ def test_forget_and_the_retention_purge_move_the_generation(store_engine):
     before = events_generation(store_engine)
     forget_person(store_engine, "stu-1", Pseudonymizer(b"k" * 32))
     assert events_generation(store_engine) > before
+
+
+def test_deleting_an_ingest_run_record_moves_the_generation(store_engine):
+    # the recompute finds new runs by their records, and SQLite hands a deleted newest run's id to the next run
+    _seed(store_engine)
+    with store_engine.begin() as conn:
+        conn.execute(delete(s.ingest_runs))
+    assert events_generation(store_engine) > 0
+
+
+def test_truncating_the_events_moves_the_generation_on_postgresql(store_engine):
+    if store_engine.dialect.name != "postgresql":
+        pytest.skip("TRUNCATE is PostgreSQL's; SQLite's DELETE without WHERE fires the delete trigger per row")
+    _seed(store_engine)
+    with store_engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE activity_events")
+    assert events_generation(store_engine) > 0
+
+
+def test_a_delete_of_every_event_moves_the_generation(store_engine):
+    _seed(store_engine)
+    with store_engine.begin() as conn:
+        conn.execute(delete(s.activity_events))
+    assert events_generation(store_engine) > 0
