@@ -526,7 +526,9 @@ def test_a_failed_run_is_folded_because_its_events_stay_in_the_store(store):
     assert_equals_from_scratch(engine)
 
 
-def test_a_store_check_that_fails_on_its_thread_fails_the_recompute_with_its_error(store, monkeypatch):
+# run_statuses answers before the read starts (ended_before), roster_fingerprint after it
+@pytest.mark.parametrize("check", ["run_statuses", "roster_fingerprint"])
+def test_a_store_check_that_fails_on_its_thread_fails_the_recompute_with_its_error(store, monkeypatch, check):
     engine, settings = store
     first_recompute(engine, settings)
     ingest(engine, _week_events(860, date(2026, 11, 17)))
@@ -534,7 +536,7 @@ def test_a_store_check_that_fails_on_its_thread_fails_the_recompute_with_its_err
     def broken(engine):
         raise DBAPIError("SELECT ...", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(snapshot, "roster_fingerprint", broken)
+    monkeypatch.setattr(snapshot, check, broken)
     with pytest.raises(DBAPIError, match="disk I/O error"):
         recompute(engine, settings, incremental=True, as_of=AS_OF)
 
@@ -611,18 +613,6 @@ def test_an_in_memory_store_checks_itself_on_the_callers_thread_and_folds(tmp_pa
     report = recompute(engine, settings, incremental=True, as_of=AS_OF)
     assert (report.state.rebuilt, report.state.runs_folded) == (False, (run,))
     assert_equals_from_scratch(engine)
-
-
-def test_a_store_check_that_fails_before_the_read_fails_the_recompute_with_its_error(store, monkeypatch):
-    engine, settings = store
-    first_recompute(engine, settings)
-
-    def broken(engine):
-        raise DBAPIError("SELECT ...", {}, Exception("database is locked"))
-
-    monkeypatch.setattr(snapshot, "run_statuses", broken)
-    with pytest.raises(DBAPIError, match="database is locked"):
-        recompute(engine, settings, incremental=True, as_of=AS_OF)
 
 
 def test_an_ingest_run_record_deleted_before_its_run_was_folded_rebuilds_the_state(store):
