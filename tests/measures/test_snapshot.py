@@ -526,7 +526,7 @@ def test_a_failed_run_is_folded_because_its_events_stay_in_the_store(store):
     assert_equals_from_scratch(engine)
 
 
-# run_statuses answers before the read starts (ended_before), roster_fingerprint after it
+# run_statuses answers before the read starts (_StoreLook.first), roster_fingerprint after it
 @pytest.mark.parametrize("check", ["run_statuses", "roster_fingerprint"])
 def test_a_store_check_that_fails_on_its_thread_fails_the_recompute_with_its_error(store, monkeypatch, check):
     engine, settings = store
