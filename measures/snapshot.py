@@ -204,25 +204,20 @@ def roster_fingerprint(engine: Engine) -> str:
     return digest.hexdigest()
 
 
-def run_counts(engine: Engine) -> dict[int | None, int]:
+def run_counts(engine: Engine, run_ids: list[int] | None = None) -> dict[int | None, int]:
+    """Events per ingest run (None: stored without one), through ``ix_activity_events_run_id``. Given ``run_ids``,
+    only those runs are counted, so the cost follows them, not the store."""
     ev = schema.activity_events.c
+    stmt = select(ev.run_id, func.count()).group_by(ev.run_id)
+    if run_ids is not None:
+        stmt = stmt.where(ev.run_id.in_(run_ids))
     with engine.connect() as conn:
-        rows = conn.execute(select(ev.run_id, func.count()).group_by(ev.run_id)).all()
+        rows = conn.execute(stmt).all()
     return {(None if r is None else int(r)): int(n) for r, n in rows}
 
 
-def run_counts_of(engine: Engine, run_ids: list[int]) -> dict[int, int]:
-    """Events per given run, through ``ix_activity_events_run_id``: the cost follows those runs, not the store."""
-    if not run_ids:
-        return {}
-    ev = schema.activity_events.c
-    stmt = select(ev.run_id, func.count()).where(ev.run_id.in_(run_ids)).group_by(ev.run_id)
-    with engine.connect() as conn:
-        return {int(r): int(n) for r, n in conn.execute(stmt)}
-
-
 def events_generation(engine: Engine) -> int:
-    """The number triggers move on when stored events are deleted or changed, or stored without a run."""
+    """The number triggers move on when stored events are deleted or changed, or an ingest run's record deleted."""
     with engine.connect() as conn:
         return int(conn.execute(select(schema.events_generation.c.generation)).scalar_one())
 
@@ -595,7 +590,7 @@ def prepared_state(
     new = sorted(r for r in statuses if r not in snap.runs)
     ended = [r for r in new if statuses[r] != "running"]  # nothing writes to an ended run any more
     batch = frames_for_runs(engine, ended) if generation == snap.generation else None
-    counts = run_counts_of(engine, ended)
+    counts = run_counts(engine, ended)
     steps["read new runs"] = time.perf_counter() - t
     t = time.perf_counter()
     now = look.result()

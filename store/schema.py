@@ -306,8 +306,8 @@ measure_snapshots = Table(
 events_generation = Table(
     "events_generation",
     metadata,
-    # One row, whose number triggers move on when a stored event is deleted or changed (migration 0009): a saved
-    # measures state made at another number is rebuilt.
+    # One row, whose number triggers move on when a stored event is deleted or changed, or an ingest run's record
+    # is deleted (migration 0009): a saved measures state made at another number is rebuilt.
     Column("id", Integer, primary_key=True),
     Column("generation", BigInteger, nullable=False),
     CheckConstraint("id = 1", name="one_row"),

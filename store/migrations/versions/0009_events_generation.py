@@ -32,11 +32,10 @@ depends_on = None
 
 BUMP = "UPDATE events_generation SET generation = generation + 1"
 
-#: trigger name: (table, SQLite body)
 SQLITE_TRIGGERS = {
-    "activity_events_deleted": ("activity_events", f"AFTER DELETE ON activity_events BEGIN {BUMP}; END"),
-    "activity_events_updated": ("activity_events", f"AFTER UPDATE ON activity_events BEGIN {BUMP}; END"),
-    "ingest_runs_deleted": ("ingest_runs", f"AFTER DELETE ON ingest_runs BEGIN {BUMP}; END"),
+    "activity_events_deleted": f"AFTER DELETE ON activity_events BEGIN {BUMP}; END",
+    "activity_events_updated": f"AFTER UPDATE ON activity_events BEGIN {BUMP}; END",
+    "ingest_runs_deleted": f"AFTER DELETE ON ingest_runs BEGIN {BUMP}; END",
 }
 
 POSTGRES_TRIGGERS = {
@@ -61,12 +60,10 @@ POSTGRES_FUNCTIONS = [
 
 
 def _postgres_trigger(name: str, table: str, when: str, rows: str | None) -> str:
-    if rows is None:
-        return f"CREATE TRIGGER {name} {when} ON {table} FOR EACH STATEMENT EXECUTE FUNCTION events_generation_bump_always()"
-    return (
-        f"CREATE TRIGGER {name} {when} ON {table} REFERENCING {rows} TABLE AS touched "
-        "FOR EACH STATEMENT EXECUTE FUNCTION events_generation_bump()"
-    )
+    head = f"CREATE TRIGGER {name} {when} ON {table}"
+    if rows is None:  # no transition table for TRUNCATE: it bumps whenever it runs
+        return f"{head} FOR EACH STATEMENT EXECUTE FUNCTION events_generation_bump_always()"
+    return f"{head} REFERENCING {rows} TABLE AS touched FOR EACH STATEMENT EXECUTE FUNCTION events_generation_bump()"
 
 
 def upgrade() -> None:
@@ -80,7 +77,7 @@ def upgrade() -> None:
     op.execute("INSERT INTO events_generation (id, generation) VALUES (1, 0)")
     op.execute("DELETE FROM measure_snapshots")  # a state from before the triggers is not trusted
     if op.get_bind().dialect.name == "sqlite":
-        for name, (_, body) in SQLITE_TRIGGERS.items():
+        for name, body in SQLITE_TRIGGERS.items():
             op.execute(f"CREATE TRIGGER {name} {body}")
     else:
         for statement in POSTGRES_FUNCTIONS:
