@@ -16,12 +16,11 @@ from store.upsert import upsert
 from tests.store.helpers import T0, event, person, seed_class
 
 
-def _seed(engine, run_id=None) -> None:
+def _seed(engine) -> None:
     with engine.begin() as conn:
         seed_class(conn)
         person(conn, "stu-1", "student")
-    if run_id is None:
-        run_id = start_run(engine, "full")
+    run_id = start_run(engine, "full")
     with engine.begin() as conn:
         upsert(conn, s.activity_events, [{**event(f"ev-{i}", "stu-1"), "run_id": run_id} for i in range(3)])
     finish_run(engine, run_id, "succeeded", {})
