@@ -47,7 +47,7 @@ import secrets
 import tempfile
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -427,6 +427,21 @@ def save(engine: Engine, settings, snap: Snapshot) -> Path:
 
 def load(settings) -> tuple[Snapshot | None, str]:
     """The saved state, or None and why not. An unreadable file is a reason to rebuild, never a crash."""
+    saved, why = _open(settings)
+    return (None, why) if saved is None else _snapshot(settings, saved)
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """The saved file opened, its arrays still packed and narrow (cheap: the file is mapped). Its ``runs`` and
+    ``generation`` are enough to start reading the new runs while ``_snapshot`` unpacks the rest."""
+
+    runs: dict[int | None, int]
+    generation: int
+    payload: dict
+
+
+def _open(settings) -> tuple[_Saved | None, str]:
     path = state_path(settings)
     if not path.exists():
         return None, "no saved state yet"
@@ -441,21 +456,34 @@ def load(settings) -> tuple[Snapshot | None, str]:
             reason = f"saved state {path} was made with pandas {payload.get('pandas')}, this is {pd.__version__}"
             log.warning("%s; rebuilding it from the store", reason)
             return None, reason
+        saved = _Saved(dict(payload["runs"]), int(payload["generation"]), payload)
+    except Exception as exc:  # a truncated or foreign file: any failure to read it means "rebuild"
+        return None, _unreadable(path, exc)
+    return saved, ""
+
+
+def _snapshot(settings, saved: _Saved) -> tuple[Snapshot | None, str]:
+    payload = saved.payload
+    try:
         snap = Snapshot(
             token=payload["token"],
             calendar=payload["calendar"],
             roster=payload["roster"],
-            runs=dict(payload["runs"]),
+            runs=saved.runs,
             prepared=_prepared(payload["state"]),
             saved_at=payload["saved_at"],
-            generation=int(payload["generation"]),
+            generation=saved.generation,
             sub_runs=dict(payload["sub_runs"]),
         )
-    except Exception as exc:  # a truncated or foreign file: any failure to read it means "rebuild"
-        reason = f"saved state {path} is unreadable ({type(exc).__name__}: {exc})"
-        log.warning("%s; rebuilding it from the store", reason)
-        return None, reason
+    except Exception as exc:
+        return None, _unreadable(state_path(settings), exc)
     return snap, ""
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    reason = f"saved state {path} is unreadable ({type(exc).__name__}: {exc})"
+    log.warning("%s; rebuilding it from the store", reason)
+    return reason
 
 
 # --- the state a recompute works on -----------------------------------------------------------------------
@@ -568,6 +596,28 @@ def _one_connection(engine: Engine) -> bool:
     return isinstance(engine.pool, SingletonThreadPool | StaticPool)
 
 
+def _in_background(engine: Engine, fn, *args) -> Future:
+    """``fn(*args)`` on a worker thread, or at once on this one for a store another thread cannot see."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # raised on the caller's thread by result()
+            future.set_exception(exc)
+
+    if _one_connection(engine):
+        run()
+    else:
+        threading.Thread(target=run, name="measures-read-runs", daemon=True).start()
+    return future
+
+
+def _timed(fn, *args):
+    t = time.perf_counter()
+    return fn(*args), time.perf_counter() - t
+
+
 def prepared_state(
     engine: Engine, settings, calendar: SchoolCalendar, as_of: date, *, incremental: bool = True
 ) -> TermState:
@@ -580,18 +630,28 @@ def prepared_state(
     steps: dict[str, float] = {}
     look = _StoreLook(engine)
     t = time.perf_counter()
-    snap, why = load(settings)
-    steps["load state"] = time.perf_counter() - t
-    if snap is None:
+    saved, why = _open(settings)
+    if saved is None:
         look.result()  # let the checks finish before the rebuild reads the store
         return _rebuild(engine, settings, calendar, as_of, why)
-    t = time.perf_counter()
     statuses, generation = look.first()
-    new = sorted(r for r in statuses if r not in snap.runs)
+    new = sorted(r for r in statuses if r not in saved.runs)
     ended = [r for r in new if statuses[r] != "running"]  # nothing writes to an ended run any more
-    batch = frames_for_runs(engine, ended) if generation == snap.generation else None
+    # read while the state unpacks: the read waits on SQLite's helper processes and Arrow, mostly without the GIL
+    reading = None
+    if generation == saved.generation:
+        reading = _in_background(engine, _timed, frames_for_runs, engine, ended)
+    snap, why = _snapshot(settings, saved)
+    steps["load state"] = time.perf_counter() - t
+    if snap is None:
+        wait([f for f in (reading,) if f is not None])  # the rebuild reads anew; the read's outcome does not matter
+        look.result()
+        return _rebuild(engine, settings, calendar, as_of, why)
+    t = time.perf_counter()
+    batch, seconds = reading.result() if reading is not None else (None, 0.0)
     counts = run_counts(engine, ended)
-    steps["read new runs"] = time.perf_counter() - t
+    steps["read new runs"] = time.perf_counter() - t  # beyond the load
+    steps["read new runs, overlapped with the load"] = seconds
     t = time.perf_counter()
     now = look.result()
     reason = ""

@@ -12,6 +12,10 @@ an empty string stays an empty string; SQLite also counts each column's NULLs, s
 from Graph and our keys never hold those characters; a chunk whose text does not parse back into exactly its rows
 (one that does) is read again row by row, which is slower and otherwise the same (tests/store/test_columnar.py).
 
+A big read runs its chunk queries in helper processes (store/sql_workers.py), because SQLite serialises the
+threads of one process: the helpers build the next chunks' text while this process parses the last one. A
+helper that fails costs only speed: the chunks it did not deliver are read here, and a warning says so.
+
 A faster columnar driver (ADBC) was tried and dropped: it links a second copy of SQLite into the process, which
 did not see a write committed a moment before, and whose POSIX locks the other copy would release on closing the
 file (SQLite's "How To Corrupt An SQLite Database File", 2.2.1). PostgreSQL keeps the SQLAlchemy path (``None``
@@ -21,7 +25,10 @@ here): psycopg returns typed values already.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import math
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -30,10 +37,16 @@ import pyarrow.csv as pacsv
 from sqlalchemy import Engine, Select, func, literal_column, select
 from sqlalchemy.dialects import sqlite
 
+from store.sql_workers import WorkerError, run_queries
+
 log = logging.getLogger(__name__)
 
 CHUNK = 500_000  # rowids per chunk: about 45 MB of text for events
 _SEP, _NULL = "\x1f", "\x15"
+#: a read spanning at least this many rowids runs its chunk queries in helper processes, one per core (at most
+#: WORKERS), in at least as many chunks as helpers; a smaller one is quicker read here than a process started
+PARALLEL_FROM = 200_000
+WORKERS = min(os.cpu_count() or 1, 4)
 
 
 def read_frame(
@@ -58,9 +71,11 @@ def read_frame(
             span = span.where(stmt.whereclause)
         low, high = conn.execute(span).one()
         if low is not None:
-            for start in range(low, high + 1, CHUNK):
-                part = stmt.where(rowid.between(start, start + CHUNK - 1))
-                chunks.append(_chunk(conn, part, names))
+            workers = _workers(engine, high - low + 1)
+            parts = _parts(low, high, workers)
+            queries = [_chunk_sql(stmt.where(rowid.between(a, b)), names) for a, b in parts]
+            for (a, b), row in zip(parts, _rows(engine, queries, workers), strict=True):
+                chunks.append(_chunk(conn, row, stmt.where(rowid.between(a, b)), names))
     columns = {}
     for name in names:
         empty = _column(name, pa.array([], pa.string()), times, unique)
@@ -73,8 +88,36 @@ def _sql(stmt: Select) -> str:
     return str(stmt.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
 
 
-def _chunk(conn, stmt: Select, names: list[str]) -> pa.Table:
-    """One chunk as a table of strings: SQLite's text parsed by Arrow, or its rows when the text will not do."""
+def _workers(engine: Engine, span: int) -> int:
+    """Helper processes for a read of ``span`` rowids: none for a small read or a database that is not a file."""
+    database = engine.url.database
+    if span < PARALLEL_FROM or WORKERS < 1 or not database or engine.url.query or not Path(database).is_file():
+        return 0
+    return WORKERS
+
+
+def _parts(low: int, high: int, workers: int) -> list[tuple[int, int]]:
+    """Rowid ranges of at most CHUNK, of equal size, and at least one per helper so that each has work."""
+    count = max(math.ceil((high - low + 1) / CHUNK), workers, 1)
+    size = math.ceil((high - low + 1) / count)
+    return [(start, min(start + size - 1, high)) for start in range(low, high + 1, size)]
+
+
+def _rows(engine: Engine, queries: list[str], workers: int) -> Iterator[tuple | None]:
+    """Each chunk query's row, from the helpers if any; None: run it here."""
+    done = 0
+    if workers:
+        try:
+            for row in run_queries(str(engine.url.database), queries, workers):
+                yield row
+                done += 1
+        except WorkerError as exc:
+            log.warning("%s; reading the remaining %s chunks in this process instead", exc, len(queries) - done)
+    yield from [None] * (len(queries) - done)
+
+
+def _chunk_sql(stmt: Select, names: list[str]) -> str:
+    """One query whose single row holds the chunk's row count, checks, and its rows as one text."""
     # One printf per row (half the time of concatenating with ||). Each row ends in an extra "." field, so no
     # value ends a line: Arrow would read a carriage return there as part of a "\r\n" line end, silently.
     fmt = _SEP.join(["%s"] * (len(names) + 1))
@@ -84,8 +127,17 @@ def _chunk(conn, stmt: Select, names: list[str]) -> pa.Table:
     counts = ", ".join(f"count({n})" for n in names)
     sizes = ", ".join(f"ifnull(sum(length(CAST({n} AS BLOB))), 0)" for n in names)
     text = f"CAST(group_concat(printf('{fmt}', {args}), char(10)) AS BLOB)"  # bytes: no str to decode and encode
-    sql = f"SELECT count(*), {counts}, {sizes}, {text} FROM ({_sql(stmt)})"
-    count, *checks, text = conn.exec_driver_sql(sql).one()
+    return f"SELECT count(*), {counts}, {sizes}, {text} FROM ({_sql(stmt)})"
+
+
+def _chunk(conn, row: tuple | None, stmt: Select, names: list[str]) -> pa.Table:
+    """One chunk as a table of strings: SQLite's text parsed by Arrow, or its rows when the text will not do.
+
+    ``row`` is what ``_chunk_sql`` returned in a helper; None runs that query here.
+    """
+    if row is None:
+        row = conn.exec_driver_sql(_chunk_sql(stmt, names)).one()
+    count, *checks, text = row
     present, size = checks[: len(names)], checks[len(names) :]
     if not count:
         return pa.table({n: pa.array([], pa.string()) for n in names})

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from store import columnar
+from store import columnar, sql_workers
 from store import schema as s
 from store.db import make_engine, upgrade
 from store.upsert import upsert
@@ -117,3 +117,93 @@ def test_an_empty_table_reads_as_an_empty_frame_with_the_columns_and_types(sqlit
 def test_only_sqlite_takes_the_columnar_path(store_engine):
     got = columnar.read_frame(store_engine, _select(), times=("occurred_at",))
     assert (got is None) == (store_engine.dialect.name == "postgresql")
+
+
+@pytest.fixture
+def in_helpers(monkeypatch):
+    """Every read of more than one rowid goes to two helper processes, in chunks of 7 rowids; the helpers'
+    queries are recorded as they are handed out."""
+    monkeypatch.setattr(columnar, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(columnar, "WORKERS", 2)
+    monkeypatch.setattr(columnar, "CHUNK", 7)
+    handed: list[int] = []
+
+    def recording(database, sqls, workers):
+        handed.append(len(sqls))
+        return sql_workers.run_queries(database, sqls, workers)
+
+    monkeypatch.setattr(columnar, "run_queries", recording)
+    return handed
+
+
+def test_a_big_read_runs_its_chunk_queries_in_helper_processes_and_reads_exactly_the_same_rows(
+    sqlite_engine, in_helpers, caplog
+):
+    with sqlite_engine.begin() as conn:
+        upsert(conn, s.activity_events, _events(40))
+    stmt = _select(s.activity_events.c.run_id.in_([1]))
+    with caplog.at_level(logging.WARNING, logger="store.columnar"):
+        got = columnar.read_frame(sqlite_engine, stmt, times=("occurred_at",)).sort_values("occurred_at")
+    assert caplog.text == ""  # no helper failed: every chunk came from one
+    pd.testing.assert_frame_equal(_plain(got), _plain(_expected(sqlite_engine, stmt)))
+    assert len(got) == 20 and in_helpers == [6]  # rowids 1 to 39 in chunks of 7: six queries, all in helpers
+
+
+def test_a_value_the_text_cannot_carry_is_read_row_by_row_also_when_helpers_built_the_text(
+    sqlite_engine, in_helpers, caplog
+):
+    with sqlite_engine.begin() as conn:
+        upsert(conn, s.activity_events, _events(20, row9={"object_id": "unit\x1fseparator"}))
+    stmt = _select()
+    with caplog.at_level(logging.INFO, logger="store.columnar"):
+        got = columnar.read_frame(sqlite_engine, stmt, times=("occurred_at",)).sort_values("occurred_at")
+    pd.testing.assert_frame_equal(_plain(got), _plain(_expected(sqlite_engine, stmt)))
+    assert in_helpers == [3] and "row by row" in caplog.text
+
+
+def test_helpers_that_cannot_start_cost_speed_not_rows(sqlite_engine, in_helpers, monkeypatch, caplog):
+    with sqlite_engine.begin() as conn:
+        upsert(conn, s.activity_events, _events(30))
+    monkeypatch.setattr(sql_workers.sys, "executable", "/nonexistent/python")
+    with caplog.at_level(logging.WARNING, logger="store.columnar"):
+        got = columnar.read_frame(sqlite_engine, _select(), times=("occurred_at",)).sort_values("occurred_at")
+    pd.testing.assert_frame_equal(_plain(got), _plain(_expected(sqlite_engine, _select())))
+    assert "could not run" in caplog.text and "reading the remaining 5 chunks in this process" in caplog.text
+
+
+def test_a_helper_that_fails_mid_read_says_why_and_the_rest_is_read_here(
+    sqlite_engine, in_helpers, monkeypatch, caplog
+):
+    with sqlite_engine.begin() as conn:
+        upsert(conn, s.activity_events, _events(30))
+    real = sql_workers.run_queries
+
+    def third_fails(database, sqls, workers):
+        return real(database, [*sqls[:2], "SELECT * FROM no_such_table", *sqls[3:]], workers)
+
+    monkeypatch.setattr(columnar, "run_queries", third_fails)
+    with caplog.at_level(logging.WARNING, logger="store.columnar"):
+        got = columnar.read_frame(sqlite_engine, _select(), times=("occurred_at",)).sort_values("occurred_at")
+    pd.testing.assert_frame_equal(_plain(got), _plain(_expected(sqlite_engine, _select())))
+    assert "no such table: no_such_table" in caplog.text and "reading the remaining 3 chunks" in caplog.text
+
+
+def test_helpers_return_each_querys_row_in_order_and_only_read(tmp_path, sqlite_engine):
+    with sqlite_engine.begin() as conn:
+        upsert(conn, s.activity_events, _events(5))
+    database = sqlite_engine.url.database
+    sqls = [
+        f"SELECT count(*), CAST(group_concat(source_id) AS BLOB) FROM activity_events WHERE rowid <= {n}"
+        for n in (0, 2, 5)
+    ]
+    assert list(sql_workers.run_queries(database, sqls, 2)) == [
+        (0, None),
+        (2, b"ev-0,ev-1"),
+        (5, b"ev-0,ev-1,ev-2,ev-3,ev-4"),
+    ]
+    with pytest.raises(sql_workers.WorkerError, match="attempt to write a readonly database"):
+        list(sql_workers.run_queries(database, ["DELETE FROM activity_events RETURNING 1, NULL"], 1))
+    missing = str(tmp_path / "missing.sqlite3")
+    with pytest.raises(sql_workers.WorkerError, match="no database"):
+        list(sql_workers.run_queries(missing, sqls, 1))
+    assert not (tmp_path / "missing.sqlite3").exists()
