@@ -146,7 +146,7 @@ def test_a_big_read_runs_its_chunk_queries_in_helper_processes_and_reads_exactly
         got = columnar.read_frame(sqlite_engine, stmt, times=("occurred_at",)).sort_values("occurred_at")
     assert caplog.text == ""  # no helper failed: every chunk came from one
     pd.testing.assert_frame_equal(_plain(got), _plain(_expected(sqlite_engine, stmt)))
-    assert len(got) == 20 and in_helpers == [6]  # rowids 1 to 39 in chunks of 7: six queries, all in helpers
+    assert len(got) == 20 and in_helpers == [6]  # rowids 1 to 39 in chunks of at most 7: six queries, all in helpers
 
 
 def test_a_value_the_text_cannot_carry_is_read_row_by_row_also_when_helpers_built_the_text(
@@ -158,7 +158,7 @@ def test_a_value_the_text_cannot_carry_is_read_row_by_row_also_when_helpers_buil
     with caplog.at_level(logging.INFO, logger="store.columnar"):
         got = columnar.read_frame(sqlite_engine, stmt, times=("occurred_at",)).sort_values("occurred_at")
     pd.testing.assert_frame_equal(_plain(got), _plain(_expected(sqlite_engine, stmt)))
-    assert in_helpers == [3] and "row by row" in caplog.text
+    assert in_helpers == [4] and "row by row" in caplog.text  # at least two chunks per helper
 
 
 def test_helpers_that_cannot_start_cost_speed_not_rows(sqlite_engine, in_helpers, monkeypatch, caplog):
