@@ -276,7 +276,7 @@ def _pack(bits: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:
 def _unpack(packed: tuple[tuple[int, ...], np.ndarray]) -> np.ndarray:
     shape, data = packed
     count = int(np.prod(shape))
-    return np.unpackbits(data, count=count).astype(bool).reshape(shape)
+    return np.unpackbits(data, count=count).view(bool).reshape(shape)  # its 0s and 1s are bools: no copy
 
 
 @dataclass(frozen=True)
