@@ -8,9 +8,10 @@ that week, and feedback returned that week on half the unreturned work of the tw
   saves the prepared state (measures/snapshot.py);
 - the recompute after run 2 as the product runs it after an ingest: it folds only run 2 into the saved state and
   recomputes the periods run 2 touched (late feedback reaches back two weeks) and the current ones, with where
-  its time went. It runs ``--repeat`` times (3 by default), each from the state as it was after run 1, because
-  on the project machine the same run varies by half a second from one process to the next (how much fresh
-  memory the host must map): every run's time is printed, and the median run's steps;
+  its time went. It runs ``--repeat`` times (3 by default): first in the process that ingested run 2, as the
+  product does (``pli-pulse ingest``), then again in the same process from the state as it was after run 1,
+  because on the project machine the same run varies by half a second or more (how much fresh memory the host
+  must map). Every run is printed with its steps, then the median;
 - the from-scratch recompute of the same periods on the same final store (the baseline), the ratio
   incremental/from-scratch, and the figures of both checked identical;
 - the cost of the store checks on their own (roster fingerprint, events per run).
@@ -342,13 +343,16 @@ def main(argv: list[str] | None = None) -> int:
                     put_back()
                 runs.append(recompute(engine, settings, incremental=True, as_of=as_of))  # it plans its periods
                 assert not runs[-1].state.rebuilt, runs[-1].state.reason
+        for i, run in enumerate(runs):
+            where = "in the process that ingested run 2" if i == 0 else "again, from the state as after run 1"
+            steps = f"{_steps(run.state.steps)}, {_steps(run.steps)}"
+            print(f"  incremental run {i + 1}, {where}: {run.seconds:.2f} s [{steps}]")
         inc = sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
         print(
             f"after run 2, incremental, as the product runs it after an ingest (fold {inc.state.events_read:,} new "
             f"events and {inc.state.submissions_read:,} new or changed submissions of run {inc.state.runs_folded}; "
             f"{len(inc.periods)} periods planned: {', '.join(inc.periods)}): {inc.seconds:.2f} s, the median of "
-            f"{len(runs)} runs ({', '.join(f'{r.seconds:.2f}' for r in runs)} s) "
-            f"[{_steps(inc.state.steps)}, {_steps(inc.steps)}]"
+            f"the {len(runs)} runs above"
         )
     inc_table = _table(engine)
 
