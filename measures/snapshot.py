@@ -55,7 +55,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, and_, exists, func, make_url, or_, select
-from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from measures import state_file
 from measures.frames import (
@@ -77,6 +76,7 @@ from measures.prepare import (
 )
 from pli_pulse.school_calendar import SchoolCalendar
 from store import schema
+from store.db import in_background, shared_across_threads
 from store.upsert import upsert
 
 log = logging.getLogger(__name__)
@@ -564,7 +564,7 @@ class _StoreLook:
         self._engine = engine
         self._first: Future[tuple[dict[int, str], int]] = Future()
         self._now: Future[StoreNow] = Future()
-        if _one_connection(engine):  # another thread would get another, empty, in-memory database
+        if not shared_across_threads(engine):  # another thread would get another, empty, in-memory database
             self._run()
         else:
             threading.Thread(target=self._run, name="measures-store-check", daemon=True).start()
@@ -590,27 +590,6 @@ class _StoreLook:
 
     def result(self) -> StoreNow:
         return self._now.result()
-
-
-def _one_connection(engine: Engine) -> bool:
-    return isinstance(engine.pool, SingletonThreadPool | StaticPool)
-
-
-def _in_background(engine: Engine, fn, *args) -> Future:
-    """``fn(*args)`` on a worker thread, or at once on this one for a store another thread cannot see."""
-    future: Future = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(fn(*args))
-        except BaseException as exc:  # raised on the caller's thread by result()
-            future.set_exception(exc)
-
-    if _one_connection(engine):
-        run()
-    else:
-        threading.Thread(target=run, name="measures-read-runs", daemon=True).start()
-    return future
 
 
 def _timed(fn, *args):
@@ -640,7 +619,7 @@ def prepared_state(
     # read while the state unpacks: the read waits on SQLite's helper processes and Arrow, mostly without the GIL
     reading = None
     if generation == saved.generation:
-        reading = _in_background(engine, _timed, frames_for_runs, engine, ended)
+        reading = in_background(engine, _timed, frames_for_runs, engine, ended)
     snap, why = _snapshot(settings, saved)
     steps["load state"] = time.perf_counter() - t
     if snap is None:

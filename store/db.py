@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 from alembic import command
@@ -9,6 +12,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,6 +38,29 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def shared_across_threads(engine: Engine) -> bool:
+    """Whether another thread sees the same database: not for an in-memory SQLite store, one per connection."""
+    return not isinstance(engine.pool, SingletonThreadPool | StaticPool)
+
+
+def in_background(engine: Engine, fn: Callable, *args) -> Future:
+    """``fn(*args)`` on a worker thread, to overlap reads of ``engine`` that wait without the GIL (SQLite's helper
+    processes, PostgreSQL); at once on this thread for a store another thread cannot see."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # raised on the caller's thread by result()
+            future.set_exception(exc)
+
+    if shared_across_threads(engine):
+        threading.Thread(target=run, name=f"store-read-{getattr(fn, '__name__', 'task')}", daemon=True).start()
+    else:
+        run()
+    return future
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
