@@ -8,10 +8,10 @@ that week, and feedback returned that week on half the unreturned work of the tw
   saves the prepared state (measures/snapshot.py);
 - the recompute after run 2 as the product runs it after an ingest: it folds only run 2 into the saved state and
   recomputes the periods run 2 touched (late feedback reaches back two weeks) and the current ones, with where
-  its time went. It runs ``--repeat`` times (3 by default): first in the process that ingested run 2, as the
-  product does (``pli-pulse ingest``), then again in the same process from the state as it was after run 1,
-  because on the project machine the same run varies by half a second or more (how much fresh memory the host
-  must map). Every run is printed with its steps, then the median;
+  its time went. It runs ``--repeat`` times (3 by default): first right after ingesting run 2, in the same
+  process, as ``pli-pulse ingest`` does, then again from the state as it was after run 1, because on the
+  project machine the same run varies by half a second or more (how much fresh memory the host must map). Every
+  run is printed with its steps, then the median;
 - the from-scratch recompute of the same periods on the same final store (the baseline), the ratio
   incremental/from-scratch, and the figures of both checked identical;
 - the cost of the store checks on their own (roster fingerprint, events per run).
@@ -205,12 +205,18 @@ def _copy_store(src: Path, dst: Path) -> None:
     os.sync()  # the copy's dirty pages flushed now, not during the first fsync of the measured recompute
 
 
+def _incremental(engine, settings, as_of):
+    report = recompute(engine, settings, incremental=True, as_of=as_of)  # it plans its periods
+    assert not report.state.rebuilt, report.state.reason
+    return report
+
+
 @contextmanager
 def _state_kept(engine, settings):
     """Yields a function that puts the saved state, file and token, back as it is now: the next incremental
     recompute then folds the same runs again, as the first did. (The figures it rewrites are the same.)"""
     path = snapshot.state_path(settings)
-    kept = path.with_name("kept-" + path.name)
+    kept = path.with_name("kept-" + path.name)  # taken before run 2 is ingested: the state after run 1
     shutil.copyfile(path, kept)
     snaps = schema.measure_snapshots
     with engine.connect() as conn:
@@ -335,14 +341,12 @@ def main(argv: list[str] | None = None) -> int:
         inc = _daily(engine, settings, ev, late, sub, sub_late, returned_now, sub2)
         as_of = CALENDAR.term_end
     else:
-        _ingest(engine, ev.loc[late], sub2, int((~late).sum()))
-        runs = []
         with _state_kept(engine, settings) as put_back:
-            for i in range(max(1, args.repeat)):
-                if i:
-                    put_back()
-                runs.append(recompute(engine, settings, incremental=True, as_of=as_of))  # it plans its periods
-                assert not runs[-1].state.rebuilt, runs[-1].state.reason
+            _ingest(engine, ev.loc[late], sub2, int((~late).sum()))
+            runs = [_incremental(engine, settings, as_of)]  # as `pli-pulse ingest` runs it, after the ingest
+            for _ in range(1, max(1, args.repeat)):
+                put_back()
+                runs.append(_incremental(engine, settings, as_of))
         for i, run in enumerate(runs):
             where = "in the process that ingested run 2" if i == 0 else "again, from the state as after run 1"
             steps = f"{_steps(run.state.steps)}, {_steps(run.steps)}"
