@@ -610,18 +610,22 @@ def prepared_state(
     look = _StoreLook(engine)
     t = time.perf_counter()
     saved, why = _open(settings)
+    opening = time.perf_counter() - t
     if saved is None:
         look.result()  # let the checks finish before the rebuild reads the store
         return _rebuild(engine, settings, calendar, as_of, why)
+    t = time.perf_counter()
     statuses, generation = look.first()
+    waited = time.perf_counter() - t
     new = sorted(r for r in statuses if r not in saved.runs)
     ended = [r for r in new if statuses[r] != "running"]  # nothing writes to an ended run any more
     # read while the state unpacks: the read waits on SQLite's helper processes and Arrow, mostly without the GIL
     reading = None
     if generation == saved.generation:
         reading = in_background(engine, _timed, frames_for_runs, engine, ended)
+    t = time.perf_counter()
     snap, why = _snapshot(settings, saved)
-    steps["load state"] = time.perf_counter() - t
+    steps["load state"] = opening + time.perf_counter() - t
     if snap is None:
         wait([f for f in (reading,) if f is not None])  # the rebuild reads anew; the read's outcome does not matter
         look.result()
@@ -653,7 +657,7 @@ def prepared_state(
     # runs still running, or started since the read began: the held submissions they changed are counted as moved
     pending = tuple(sorted(r for r in now.statuses_after if r not in snap.runs and r not in ended))
     # waited for beyond the read: the checks took this much longer than loading the state and reading the runs
-    steps["check store"] = time.perf_counter() - t
+    steps["check store"] = waited + time.perf_counter() - t
     steps["checks on a thread (overlapped)"] = now.seconds
     if reason:
         return _rebuild(engine, settings, calendar, as_of, reason)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -91,7 +92,9 @@ def _sql(stmt: Select) -> str:
 def _workers(engine: Engine, span: int) -> int:
     """Helper processes for a read of ``span`` rowids: none for a small read or a database that is not a file."""
     database = engine.url.database
-    if span < PARALLEL_FROM or WORKERS < 1 or not database or engine.url.query or not Path(database).is_file():
+    if span < PARALLEL_FROM or WORKERS < 1 or not sys.executable or engine.dialect.driver != "pysqlite":
+        return 0  # (another driver, such as SQLCipher's, may open the file in a way the helpers cannot)
+    if not database or engine.url.query or not Path(database).is_file():
         return 0
     return WORKERS
 

@@ -58,8 +58,11 @@ def in_background(engine: Engine, fn: Callable, *args) -> Future:
 
     if shared_across_threads(engine):
         threading.Thread(target=run, name=f"store-read-{getattr(fn, '__name__', 'task')}", daemon=True).start()
-    else:
-        run()
+        return future
+    try:
+        future.set_result(fn(*args))
+    except Exception as exc:  # a Ctrl-C is not the read's outcome: it goes on up at once
+        future.set_exception(exc)
     return future
 
 

@@ -20,6 +20,7 @@ import struct
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 
 _LENGTHS = struct.Struct("<qq")  # header bytes, then text bytes (-1: NULL)
 
@@ -53,15 +54,16 @@ def run_queries(database: str, sqls: Sequence[str], workers: int) -> Iterator[tu
         for proc in procs:
             if proc.wait() != 0:
                 raise WorkerError(_failure(proc))
-    except OSError as exc:  # could not start a helper, or a pipe broke
+    except (OSError, TypeError, ValueError) as exc:  # no usable interpreter to start, or a pipe broke
         raise WorkerError(f"a helper process could not run: {exc}") from exc
     finally:
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
-            for pipe in (proc.stdout, proc.stderr):
-                pipe.close()
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                with suppress(OSError):  # a stdin whose helper died before reading it: nothing left to flush
+                    pipe.close()
 
 
 def _row(proc: subprocess.Popen) -> tuple:

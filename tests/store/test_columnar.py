@@ -207,3 +207,12 @@ def test_helpers_return_each_querys_row_in_order_and_only_read(tmp_path, sqlite_
     with pytest.raises(sql_workers.WorkerError, match="no database"):
         list(sql_workers.run_queries(missing, sqls, 1))
     assert not (tmp_path / "missing.sqlite3").exists()
+
+
+def test_without_an_interpreter_to_start_a_big_read_stays_in_this_process(sqlite_engine, in_helpers, monkeypatch):
+    with sqlite_engine.begin() as conn:
+        upsert(conn, s.activity_events, _events(30))
+    monkeypatch.setattr(columnar.sys, "executable", "")  # an embedded Python has none
+    got = columnar.read_frame(sqlite_engine, _select(), times=("occurred_at",)).sort_values("occurred_at")
+    pd.testing.assert_frame_equal(_plain(got), _plain(_expected(sqlite_engine, _select())))
+    assert in_helpers == []
