@@ -336,6 +336,9 @@ def _own(value):
 
 
 def _prepared(state: dict) -> Prepared:
+    missing = sorted({f.name for f in fields(Prepared)} - set(state))
+    if missing:  # a field with a default would come back empty, and the figures with it, without an error
+        raise ValueError(f"the saved state lacks {', '.join(missing)}")
     values = {k: ({n: _own(x) for n, x in v.items()} if isinstance(v, dict) else _own(v)) for k, v in state.items()}
     for name in _BITMAP_DICTS:
         values[name] = {c: _unpack(b) for c, b in values[name].items()}

@@ -667,17 +667,20 @@ def test_a_corrupt_or_wrong_version_state_file_is_rebuilt_with_a_log_line(store,
     assert not recompute(engine, settings, periods=["term"], incremental=True, as_of=AS_OF).state.rebuilt
 
 
-def test_a_state_whose_arrays_do_not_unpack_is_rebuilt_while_the_new_run_it_began_reading_is_dropped(store, caplog):
+@pytest.mark.parametrize("field", ["s_class", "e_day"], ids=["required", "with-a-default"])
+def test_a_state_whose_arrays_do_not_unpack_is_rebuilt_while_the_new_run_it_began_reading_is_dropped(
+    store, caplog, field
+):
     engine, settings = store
     first_recompute(engine, settings)
     ingest(engine, _week_events(300, date(2026, 11, 17)))
     path = snapshot.state_path(settings)
     payload = state_file.read(path)
-    del payload["state"]["s_class"]  # the header (runs, generation) still reads: the new run's read starts
+    del payload["state"][field]  # the header (runs, generation) still reads: the new run's read starts
     path.write_bytes(framed(payload))
     with caplog.at_level(logging.WARNING, logger="measures.snapshot"):
         report = recompute(engine, settings, incremental=True, as_of=AS_OF)
-    assert report.state.rebuilt and "is unreadable (TypeError" in report.state.reason
+    assert report.state.rebuilt and f"is unreadable (ValueError: the saved state lacks {field})" in report.state.reason
     assert_equals_from_scratch(engine)
 
 
