@@ -76,7 +76,7 @@ from measures.prepare import (
 )
 from pli_pulse.school_calendar import SchoolCalendar
 from store import schema
-from store.db import in_background, shared_across_threads
+from store.db import in_background
 from store.upsert import upsert
 
 log = logging.getLogger(__name__)
@@ -567,10 +567,7 @@ class _StoreLook:
         self._engine = engine
         self._first: Future[tuple[dict[int, str], int]] = Future()
         self._now: Future[StoreNow] = Future()
-        if not shared_across_threads(engine):  # another thread would get another, empty, in-memory database
-            self._run()
-        else:
-            threading.Thread(target=self._run, name="measures-store-check", daemon=True).start()
+        in_background(engine, self._run)  # _run hands its outcome, errors included, to the two futures
 
     def _run(self) -> None:
         engine = self._engine
@@ -630,7 +627,8 @@ def prepared_state(
     snap, why = _snapshot(settings, saved)
     steps["load state"] = opening + time.perf_counter() - t
     if snap is None:
-        wait([f for f in (reading,) if f is not None])  # the rebuild reads anew; the read's outcome does not matter
+        if reading is not None:
+            wait([reading])  # the rebuild reads anew; the read's outcome does not matter
         look.result()
         return _rebuild(engine, settings, calendar, as_of, why)
     t = time.perf_counter()

@@ -74,10 +74,10 @@ def read_frame(
         low, high = conn.execute(span).one()
         if low is not None:
             workers = _workers(engine, high - low + 1)
-            parts = _parts(low, high, workers)
-            queries = [_chunk_sql(stmt.where(rowid.between(a, b)), names) for a, b in parts]
-            for (a, b), row in zip(parts, _rows(engine, queries, workers), strict=True):
-                chunks.append(_chunk(conn, row, stmt.where(rowid.between(a, b)), names))
+            parts = [stmt.where(rowid.between(a, b)) for a, b in _parts(low, high, workers)]
+            queries = [_chunk_sql(part, names) for part in parts]
+            for part, row in zip(parts, _rows(engine, queries, workers), strict=True):
+                chunks.append(_chunk(conn, row, part, names))
     columns = {}
     for name in names:
         empty = _column(name, pa.array([], pa.string()), times, unique)

@@ -67,11 +67,7 @@ def run_queries(database: str, sqls: Sequence[str], workers: int) -> Iterator[tu
 
 
 def _row(proc: subprocess.Popen) -> tuple:
-    head = proc.stdout.read(_LENGTHS.size)
-    if len(head) < _LENGTHS.size:
-        proc.wait()
-        raise WorkerError(_failure(proc))
-    head_len, text_len = _LENGTHS.unpack(head)
+    head_len, text_len = _LENGTHS.unpack(_exactly(proc, _LENGTHS.size))
     values = marshal.loads(_exactly(proc, head_len))
     text = None if text_len < 0 else _exactly(proc, text_len)
     return (*values, text)
