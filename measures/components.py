@@ -108,14 +108,17 @@ def _network(p: Prepared, a: int, b: int, S: np.ndarray, n: np.ndarray) -> dict[
     acts = np.bincount(cls, minlength=nc).astype(float)
     teacher_acts = np.bincount(cls[p.e_teacher[lo:hi]], minlength=nc).astype(float)
     # isolated: an enrolled student who is neither source nor target of any act in P (teachers included)
-    tied = np.zeros(ns, dtype=bool)
-    tied[src[src >= 0]] = True
-    tied[dst[dst >= 0]] = True
-    isolated = np.bincount(p.s_class, weights=S & ~tied, minlength=nc)
+    # one slot more than there are students, at the end: an end that is not a student (-1) marks that slot, so
+    # the period's acts are scattered as they are, with no filtered copies (8M acts for a district's term)
+    tied = np.zeros(ns + 1, dtype=bool)
+    tied[src] = True
+    tied[dst] = True
+    isolated = np.bincount(p.s_class, weights=S & ~tied[:ns], minlength=nc)
     # student subgraph: distinct ties present in P with both ends in S (same class by construction)
     tie = p.e_tie[lo:hi]
-    present = np.zeros(len(p.tie_u), dtype=bool)
-    present[tie[tie >= 0]] = True
+    present = np.zeros(len(p.tie_u) + 1, dtype=bool)  # the last slot, as above, takes the acts with no tie
+    present[tie] = True
+    present = present[:-1]
     present &= S[p.tie_u] & S[p.tie_v]
     ties = np.bincount(p.s_class[p.tie_u[present]], minlength=nc).astype(float)
     rev = p.tie_rev

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from measures.figures import Suppression
-from measures.results import MEASURES
+from measures.results import MEASURES, Scopes, _grouped_median, _per_member
 from tests.measures.world import World, at, figures, values
 
 D = date
@@ -298,3 +300,34 @@ def test_a_median_over_fewer_than_three_classes_is_suppressed_because_it_would_s
     w = _reach_world({"A": (3, 12), "B": (6, 12)})
     community = figures(w, "2026-W45", "community", "community-1", min_n=10)
     assert community["fa_reach.median"].suppressed is Suppression.FEW_CLASSES
+
+
+@pytest.mark.parametrize("n_groups", [1, 7, 40_000])  # 40,000: more groups than 16 bits hold
+@pytest.mark.parametrize("presorted", [True, False])
+def test_group_medians_equal_pandas_medians_for_any_groups_and_missing_values(n_groups, presorted):
+    rng = np.random.default_rng(n_groups)
+    groups = rng.integers(0, n_groups, 5_000)
+    values = rng.normal(size=5_000)
+    values[rng.random(5_000) < 0.1] = np.nan
+    if presorted:
+        order = np.argsort(values)  # NaN last, so the values present are ascending
+        groups, values = groups[order], values[order]
+    got = _grouped_median(groups, values, n_groups, presorted=presorted)
+    want = pd.Series(values).groupby(groups).median().reindex(range(n_groups)).to_numpy()
+    np.testing.assert_allclose(got, want, equal_nan=True)
+
+
+def test_each_returned_submission_counts_once_in_every_group_its_class_belongs_to():
+    # classes 0..2; group entities 3 (classes 0, 1), 4 (class 1), 5 (classes 0, 1, 2); class 2 in one group
+    scopes = Scopes(
+        entities=pd.DataFrame({"scope": [], "scope_id": []}),
+        member_entity=np.array([5, 3, 4, 5, 3, 5]),
+        member_class=np.array([2, 1, 1, 1, 0, 0]),
+        relations=None,
+    )
+    h_class = np.array([1, 0, 2, 1])
+    h_val = np.array([1.0, 2.0, 3.0, 4.0])
+    ents, vals = _per_member(h_class, h_val, scopes, n_classes=3, n_ent=6)
+    pairs = sorted(zip(ents.tolist(), vals.tolist(), strict=True))
+    assert pairs == sorted([(3, 1.0), (4, 1.0), (5, 1.0), (3, 2.0), (5, 2.0), (5, 3.0), (3, 4.0), (4, 4.0), (5, 4.0)])
+    assert vals.tolist() == sorted(vals.tolist())  # still in the values' order, as the medians need
