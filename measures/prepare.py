@@ -52,6 +52,12 @@ def union_index(*series: pd.Series) -> pd.Index:
     return pd.Index(np.sort(values.astype(str)).astype(object))
 
 
+def ids_in(ids: pd.Index, among: pd.Index) -> np.ndarray:
+    """``ids.isin(among)`` through a hash table. On pandas' string indexes ``isin`` converts ``among`` one value at a
+    time: 0.13 s for a district's 27,000 Forms assignments in every fold, against 0.01 s here."""
+    return pd.Index(ids.to_numpy(dtype=object), dtype=object).isin(among.to_numpy(dtype=object))
+
+
 def recode(s: pd.Series, index: pd.Index) -> np.ndarray:
     """Codes of ``s`` in ``index`` (-1 for missing or unknown), through the categories only: O(categories)."""
     cat = as_categorical(s)
@@ -559,7 +565,7 @@ def _submission_bits(p: Prepared) -> None:
     if not len(p.sub_ids):
         return
     stu, sday, rday, seconds = p.sub["stu"], p.sub["sday"], p.sub["rday"], p.sub["seconds"]
-    has_forms = p.assignment_ids.isin(p.forms_assignments)[p.sub["assignment"]]
+    has_forms = ids_in(p.assignment_ids, p.forms_assignments)[p.sub["assignment"]]
     as_of_day = p.day(p.as_of)
     submitted = (stu >= 0) & (sday >= 0) & (sday < p.n_days)
     returned = rday > FAR_PAST

@@ -70,6 +70,7 @@ from measures.prepare import (
     add_activity,
     code_batch,
     district_days,
+    ids_in,
     may_repeat_held_acts,
     prepare,
     submission_rows,
@@ -725,7 +726,7 @@ def touched_dates(p: Prepared, batch: ActivityFrames, as_of: date) -> frozenset[
     forms_now = pd.Index(asg.loc[asg["has_forms_resource"], "assignment_id"].astype(str).to_numpy(dtype=object))
     flipped = p.forms_assignments.symmetric_difference(forms_now)
     if len(flipped) and len(p.sub_ids):  # an assignment gained or lost its Forms quiz: FA on its submission days
-        days.append(p.sub["sday"][p.assignment_ids.isin(flipped)[p.sub["assignment"]]])
+        days.append(p.sub["sday"][ids_in(p.assignment_ids, flipped)[p.sub["assignment"]]])
     if len(p.sub_ids) and as_of != p.as_of:
         low, high = sorted((p.day(p.as_of), p.day(as_of)))
         rday = p.sub["rday"]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from measures import prepare as prepare_module
 from measures.periods import parse_period
-from measures.prepare import add_activity, prepare
+from measures.prepare import add_activity, ids_in, prepare
 from measures.results import compute_results
 from tests.measures.test_properties import FAST, districts
 from tests.measures.world import AS_OF, CALENDAR, World, at
@@ -108,3 +108,12 @@ def test_a_codebook_numbers_keys_in_the_order_first_seen_and_finds_them_in_any_o
     assert codes.tolist() == [3, 2, 1] and new.tolist() == [3]
     assert book.find(np.array([900, 4, 3, 50, 10**12], dtype=np.int64)).tolist() == [2, -1, 3, 0, -1]
     assert prepare_module.Codebook().find(np.array([1], dtype=np.int64)).tolist() == [-1]
+
+
+def test_ids_in_answers_exactly_as_isin_on_string_and_object_indexes():
+    ids = pd.Index(["a-1", "b-2", "c-3", "", "a-1"], dtype="str")
+    among = pd.Index(["a-1", "", "z-9"], dtype="str")
+    want = [True, False, False, True, True]
+    assert ids_in(ids, among).tolist() == want == ids.isin(among).tolist()
+    assert ids_in(ids.astype(object), among.astype(object)).tolist() == want
+    assert not ids_in(ids, pd.Index([], dtype="str")).any()
