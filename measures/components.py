@@ -104,9 +104,9 @@ def _network(p: Prepared, a: int, b: int, S: np.ndarray, n: np.ndarray) -> dict[
     nc, ns = p.n_classes, p.n_students
     # acts are sorted by day: the period's are one slice (bounds in the array's own type, or numpy copies it)
     lo, hi = np.searchsorted(p.e_day, np.array([a, b + 1], dtype=p.e_day.dtype))
-    cls, src, dst = p.e_class[lo:hi], p.e_src[lo:hi], p.e_dst[lo:hi]
-    acts = np.bincount(cls, minlength=nc).astype(float)
-    teacher_acts = np.bincount(cls[p.e_teacher[lo:hi]], minlength=nc).astype(float)
+    src, dst = p.e_src[lo:hi], p.e_dst[lo:hi]
+    acts = p.day_acts[a : b + 1].sum(axis=0, dtype=np.int64).astype(float)
+    teacher_acts = p.day_teacher_acts[a : b + 1].sum(axis=0, dtype=np.int64).astype(float)
     # isolated: an enrolled student who is neither source nor target of any act in P (teachers included)
     # one slot more than there are students, at the end: an end that is not a student (-1) marks that slot, so
     # the period's acts are scattered as they are, with no filtered copies (8M acts for a district's term)

@@ -82,9 +82,10 @@ from store.upsert import upsert
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 8  # 2: submissions folded by run (no per-row hashes); 3: submissions per folded run;
+FORMAT_VERSION = 9  # 2: submissions folded by run (no per-row hashes); 3: submissions per folded run;
 # 4: acts sorted by day in narrow types, assignments as codes; 5: act keys; 6: submission id hashes;
-# 7: ties and pairs in sorted codebooks; 8: the events generation it was made at
+# 7: ties and pairs in sorted codebooks; 8: the events generation it was made at; 9: acts counted per day and
+# class instead of each act's class and teacher flag
 FILE_NAME = "term-state.pickle"
 NAME = "term"
 _BITMAP_DICTS = ("event_bits", "sub_bits")

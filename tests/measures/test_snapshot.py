@@ -698,17 +698,17 @@ def test_integer_arrays_are_saved_in_16_or_32_bits_when_they_fit_and_come_back_e
     snap, _ = snapshot.load(settings)
     p = snap.prepared
     assert len(p.e_src) and p.e_src.dtype == np.int32 and p.r_student.dtype == np.int64
-    p.e_class = p.e_class.copy()
-    p.e_class[0] = 40_000  # does not fit in 16 bits: kept in 32
+    p.e_tie = p.e_tie.copy()
+    p.e_tie[0] = 40_000  # does not fit in 16 bits: kept in 32
     p.r_student = p.r_student.copy()
     p.r_student[0] = 2**40  # does not fit in 32 bits: kept whole
     snapshot.save(engine, settings, snap)
     raw = state_file.read(snapshot.state_path(settings))["state"]
-    assert raw["e_class"].dtype == np.int32 and raw["r_student"].dtype == np.int64
+    assert raw["e_tie"].dtype == np.int32 and raw["r_student"].dtype == np.int64
     assert raw["e_src"].values.dtype == np.int16  # a few students: 16 bits
     assert raw["sub"]["stu"].values.dtype == np.int16
     again, _ = snapshot.load(settings)
-    for name in ("e_src", "e_dst", "e_class", "e_day", "tie_u", "r_student"):
+    for name in ("e_src", "e_dst", "e_tie", "e_day", "tie_u", "r_student"):
         assert getattr(again.prepared, name).dtype == getattr(p, name).dtype
         np.testing.assert_array_equal(getattr(again.prepared, name), getattr(p, name))
     assert again.prepared.sub["stu"].dtype == p.sub["stu"].dtype
