@@ -114,20 +114,22 @@ def _network(p: Prepared, a: int, b: int, S: np.ndarray, n: np.ndarray) -> dict[
     tied[src] = True
     tied[dst] = True
     isolated = np.bincount(p.s_class, weights=S & ~tied[:ns], minlength=nc)
-    # student subgraph: distinct ties present in P with both ends in S (same class by construction)
-    tie = p.e_tie[lo:hi]
-    present = np.zeros(len(p.tie_u) + 1, dtype=bool)  # the last slot, as above, takes the acts with no tie
-    present[tie] = True
-    present = present[:-1]
-    present &= S[p.tie_u] & S[p.tie_v]
-    ties = np.bincount(p.s_class[p.tie_u[present]], minlength=nc).astype(float)
-    rev = p.tie_rev
-    mutual_mask = present & (rev >= 0)
-    mutual_mask[mutual_mask] = present[rev[mutual_mask]]
-    mutual = np.bincount(p.s_class[p.tie_u[mutual_mask]], minlength=nc).astype(float)
+    # student subgraph: distinct ties present in P with both ends in S (same class by construction), as tie
+    # codes: a week's few hundred thousand, not a pass over every tie of the term (2.5M in a district)
+    marked = np.zeros(len(p.tie_u) + 1, dtype=bool)  # the last slot, as above, takes the acts with no tie
+    marked[p.e_tie[lo:hi]] = True
+    present = np.flatnonzero(marked[:-1])
+    u = p.tie_u[present]
+    both = S[u] & S[p.tie_v[present]]
+    present, u = present[both], u[both]
+    ties = np.bincount(p.s_class[u], minlength=nc).astype(float)
+    marked[:] = False
+    marked[present] = True  # now: present in P with both ends in S; the reverse of a tie without one is -1
+    mutual = np.bincount(p.s_class[u[marked[p.tie_rev[present]]]], minlength=nc).astype(float)
     pair = np.zeros(len(p.pair_x), dtype=bool)
     pair[p.tie_pair[present]] = True
-    degree = np.bincount(np.concatenate([p.pair_x[pair], p.pair_y[pair]]), minlength=ns)
+    pairs = np.flatnonzero(pair)
+    degree = np.bincount(np.concatenate([p.pair_x[pairs], p.pair_y[pairs]]), minlength=ns)
     peer = np.bincount(p.s_class, weights=(degree > 0) & S, minlength=nc)
     dmax = np.zeros(nc)
     np.maximum.at(dmax, p.s_class, degree * S)
