@@ -66,24 +66,32 @@ def read_frame(
     (table,) = stmt.get_final_froms()
     names = [c.name for c in stmt.selected_columns]
     rowid = literal_column(f"{table.name}.rowid")
-    chunks: list[pa.Table] = []
+    chunks: list[dict[str, pa.Array]] = []
     with engine.connect() as conn:
-        span = select(func.min(rowid), func.max(rowid)).select_from(table)
-        if stmt.whereclause is not None:
-            span = span.where(stmt.whereclause)
+        span = select(_bound(func.min, rowid, table, stmt), _bound(func.max, rowid, table, stmt))
         low, high = conn.execute(span).one()
         if low is not None:
             workers = _workers(engine, high - low + 1)
             parts = [stmt.where(rowid.between(a, b)) for a, b in _parts(low, high, workers)]
             queries = [_chunk_sql(part, names) for part in parts]
             for part, row in zip(parts, _rows(engine, queries, workers), strict=True):
-                chunks.append(_chunk(conn, row, part, names))
+                text = _chunk(conn, row, part, names)  # encoded here, while the helpers build the next chunks
+                chunks.append({name: _column(name, text[name].combine_chunks(), times, unique) for name in names})
     columns = {}
     for name in names:
         empty = _column(name, pa.array([], pa.string()), times, unique)
-        parts = [_column(name, c[name].combine_chunks(), times, unique) for c in chunks]
-        columns[name] = pa.chunked_array(parts, type=empty.type)
+        columns[name] = pa.chunked_array([c[name] for c in chunks], type=empty.type)
     return pa.table(columns).unify_dictionaries().to_pandas()
+
+
+def _bound(agg, rowid, table, stmt: Select):
+    """The lowest or highest rowid the select reads, as a query of its own: SQLite answers a lone min() or max()
+    from the end of an index (``run_id IN (...)``: a seek instead of 52 ms over a week's 806,257 index entries),
+    not when both share one query."""
+    bound = select(agg(rowid)).select_from(table)
+    if stmt.whereclause is not None:
+        bound = bound.where(stmt.whereclause)
+    return bound.scalar_subquery()
 
 
 def _sql(stmt: Select) -> str:
