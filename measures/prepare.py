@@ -442,6 +442,8 @@ ACT_FIELDS = {
 
 def _count_acts(p: Prepared, day: np.ndarray, cls: np.ndarray, teacher: np.ndarray) -> None:
     """Add a batch's acts (each in the term and in a class) to the per day and class counts."""
+    if len(day) and (day.min() < 0 or day.max() >= p.n_days or cls.min() < 0 or cls.max() >= p.n_classes):
+        raise ValueError("an act outside the term or without a class cannot be counted per day and class")
     cell = day.astype(np.int64) * p.n_classes + cls
     for counts, cells in ((p.day_acts, cell), (p.day_teacher_acts, cell[teacher])):
         counts += np.bincount(cells, minlength=counts.size).reshape(counts.shape).astype(counts.dtype)

@@ -199,6 +199,8 @@ def _grouped_median(groups: np.ndarray, values: np.ndarray, n_groups: int, preso
     else:
         order = np.lexsort((values, groups))
     g, v = groups[order], values[order]
+    if g[0] < 0 or g[-1] >= n_groups:  # g ascending: its ends bound every code
+        raise ValueError(f"group codes must lie in 0..{n_groups - 1}")
     bounds = np.arange(n_groups + 1)
     if n_groups < np.iinfo(g.dtype).max:
         bounds = bounds.astype(g.dtype)  # searched in g's own type, or numpy would copy g to match

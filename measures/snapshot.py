@@ -405,7 +405,7 @@ class StateWrite:
                 # file, and the rename does not start writing 380 MB back on the recompute's thread (0.12-0.15 s,
                 # ext4 does so when a rename replaces a file whose data is not on disk yet).
                 fh.flush()
-                os.fdatasync(fh.fileno())
+                getattr(os, "fdatasync", os.fsync)(fh.fileno())  # macOS has fsync only
         except BaseException as exc:  # raised again in finish, on the caller's thread
             self._error = exc
 

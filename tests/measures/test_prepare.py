@@ -7,6 +7,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -117,3 +118,17 @@ def test_ids_in_answers_exactly_as_isin_on_string_and_object_indexes():
     assert ids_in(ids, among).tolist() == want == ids.isin(among).tolist()
     assert ids_in(ids.astype(object), among.astype(object)).tolist() == want
     assert not ids_in(ids, pd.Index([], dtype="str")).any()
+
+
+def test_acts_are_counted_per_day_and_class_and_one_outside_the_term_or_a_class_is_refused():
+    from types import SimpleNamespace
+
+    p = SimpleNamespace(n_days=3, n_classes=2, day_acts=np.zeros((3, 2), np.int32))
+    p.day_teacher_acts = np.zeros((3, 2), np.int32)
+    prepare_module._count_acts(p, np.array([0, 2, 2]), np.array([1, 0, 0]), np.array([False, True, False]))
+    assert p.day_acts.tolist() == [[0, 1], [0, 0], [2, 0]]
+    assert p.day_teacher_acts.tolist() == [[0, 0], [0, 0], [1, 0]]
+    for day, cls in (([3], [0]), ([-1], [0]), ([0], [-1]), ([0], [2])):
+        with pytest.raises(ValueError, match="outside the term or without a class"):
+            prepare_module._count_acts(p, np.array(day), np.array(cls), np.array([True]))
+    assert p.day_acts.sum() == 3  # nothing was added by the refused batches

@@ -331,3 +331,9 @@ def test_each_returned_submission_counts_once_in_every_group_its_class_belongs_t
     pairs = sorted(zip(ents.tolist(), vals.tolist(), strict=True))
     assert pairs == sorted([(3, 1.0), (4, 1.0), (5, 1.0), (3, 2.0), (5, 2.0), (5, 3.0), (3, 4.0), (4, 4.0), (5, 4.0)])
     assert vals.tolist() == sorted(vals.tolist())  # still in the values' order, as the medians need
+
+
+@pytest.mark.parametrize("bad", [-1, 3])
+def test_a_group_code_outside_the_groups_is_an_error_not_a_silently_dropped_value(bad):
+    with pytest.raises(ValueError, match="group codes"):
+        _grouped_median(np.array([0, bad, 1]), np.array([1.0, 2.0, 3.0]), 3)
